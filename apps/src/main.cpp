@@ -1,0 +1,54 @@
+// sfvu: SlowFast Video Understanding command line.
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "sfvu/base/error.h"
+#include "sfvu/base/log.h"
+#include "sfvu/pathways/torch_runtime.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: sfvu COMMAND [options]   (sfvu COMMAND --help for its options)
+
+commands:
+  probe FILE...        container, duration, and video stream facts as JSON
+  frames FILE ...      sample frames (all, fps, N uniform, timestamps) to PNG or .npy
+  sample FILE ...      dual-rate slow + fast sampling in one decode pass (.npy + JSON)
+  demo                 the bundled default: probe + dual-rate sample + contact sheet PNG
+  bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed stdout becomes a write error, not a signal
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  try {
+    sfvu::pathways::configure_torch_runtime();
+    if (command == "probe") return sfvu::cli::cmd_probe(args);
+    if (command == "frames") return sfvu::cli::cmd_frames(args);
+    if (command == "sample") return sfvu::cli::cmd_sample(args);
+    if (command == "demo") return sfvu::cli::cmd_demo(args);
+    if (command == "bench") return sfvu::cli::cmd_bench(args);
+    std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
+    return 2;
+  } catch (const sfvu::UsageError& e) {
+    std::cerr << "sfvu: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sfvu: error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "sfvu: error: unknown failure\n";
+    return 1;
+  }
+}

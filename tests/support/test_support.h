@@ -1,0 +1,44 @@
+// Helpers shared by the sfvu test suites.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sfvu::test {
+
+/// tests/fixtures/<rel>
+std::string fixture(const std::string& rel);
+/// tests/fixtures/videos/<name>
+std::string video(const std::string& name);
+/// A fresh per-test scratch directory under the build tree (created; emptied if it existed).
+std::string scratch_dir(const std::string& name);
+/// Path of the built `sfvu` CLI.
+std::string cli_path();
+
+struct CommandResult {
+  int exit_code = -1;  ///< -1 when killed by a signal
+  int signal = 0;
+  std::string out;     ///< stdout
+  std::string err;     ///< stderr
+};
+/// Runs `command` through /bin/sh, capturing stdout and stderr.
+CommandResult run_command(const std::string& command);
+/// Single-quotes `s` for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+bool ffmpeg_cli_available();
+/// Runs the ffmpeg CLI with `args` (after "ffmpeg -nostdin -v error -y"); ASSERT-fails on error.
+void run_ffmpeg(const std::string& args);
+/// `ffmpeg -i path -f rawvideo -pix_fmt rgb24 -` (auto-rotation as the CLI does by default),
+/// plus `extra_args` before the output. Returns all frames back to back.
+std::vector<uint8_t> ffmpeg_rgb24(const std::string& path, const std::string& extra_args = "");
+
+/// Mean absolute difference of two equally sized byte buffers.
+double mean_abs_diff(const uint8_t* a, const uint8_t* b, size_t n);
+int max_abs_diff(const uint8_t* a, const uint8_t* b, size_t n);
+
+std::string read_text_file(const std::string& path);
+std::vector<uint8_t> read_binary_file(const std::string& path);
+
+}  // namespace sfvu::test
