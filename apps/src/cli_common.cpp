@@ -193,6 +193,7 @@ void add_decoder_options(po::options_description& desc) {
       ("input-format", po::value<std::string>()->default_value(d.input.format),
        "force an input format/device (v4l2, mpegts, ...)")
       ("no-seek", "always decode through instead of seeking")
+      ("no-skip", "decode every frame, even unneeded non-reference ones")
       ("no-index", "do not build a packet index (forward-only, like a live input)");
 }
 
@@ -203,6 +204,7 @@ decode::DecoderOptions decoder_options(const po::variables_map& vm) {
   d.input.timeout_seconds = vm["timeout"].as<double>();
   d.input.format = vm["input-format"].as<std::string>();
   d.allow_seek = !vm.count("no-seek");
+  d.skip_unneeded = !vm.count("no-skip");
   if (vm.count("no-index")) d.index = decode::IndexMode::kNever;
   return d;
 }

@@ -13,6 +13,15 @@
 // "nearest": some demuxers land after max_ts for HEVC (torchcodec #179, FFmpeg trac #11137).
 // If the first frame after a seek is already past the target (a demuxer that indexes by
 // another clock), we seek again to the keyframe before.
+// Note [Skipping unneeded frames]
+// With a packet index we know before decoding which frames some request will be served by
+// (frame_at(t) for every target; every frame of an --all range). Packets of other frames are
+// sent with skip_frame = AVDISCARD_NONREF: the decoder drops them if no other frame refers
+// to them (non-reference B-frames), and decodes them otherwise. Skipped frames are never
+// needed, so the lookahead rule above is unaffected: no requested time falls in their
+// display interval. Pixels are identical either way (tests check it), except on damaged
+// input: when a needed frame cannot be decoded, the earlier frame standing in for it may be
+// one that skipping dropped, so an older one stands in (its index says which).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,6 +39,7 @@ namespace {
 // Seeking restarts the decoder pipeline; only worth it when it skips this many frames.
 constexpr int64_t kMinFramesSkippedBySeek = 4;
 constexpr int kProgressEveryFrames = 8;
+constexpr size_t kMaxChunkBytes = size_t(64) << 20;
 
 struct OutStream {
   int id = 0;
@@ -38,6 +48,7 @@ struct OutStream {
   double all_to = 0;                   // kAll: end of range
   int converter = 0;
   size_t frame_bytes = 0;
+  int chunk_frames = 1;
   FrameChunk chunk;
   int64_t generation = 0;  // bumps when the chunk is handed out
   int64_t next_slot = 0;   // kAll
@@ -60,7 +71,7 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
   DecodeStats stats;
   const double duration = info.duration_seconds;
   const double tb = av_q2d(st->time_base);
-  const int chunk_frames = std::max(1, options.chunk_frames);
+  const int max_chunk_frames = std::max(1, options.chunk_frames);
   if (info.video.width <= 0 || info.video.height <= 0)
     throw FormatError(input->name() + ": the video stream has no frame size");
 
@@ -97,11 +108,38 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
     o.converter = static_cast<int>(it - formats.begin());
     const FrameConverter& c = *converters[static_cast<size_t>(o.converter)];
     o.frame_bytes = size_t(c.out_width()) * c.out_height() * 3;
+    // Chunks hold at most kMaxChunkBytes (a few full-HD frames), whatever chunk_frames says.
+    o.chunk_frames = static_cast<int>(std::clamp<size_t>(kMaxChunkBytes / o.frame_bytes, 1, size_t(max_chunk_frames)));
     o.chunk.stream = o.id;
     o.chunk.width = c.out_width();
     o.chunk.height = c.out_height();
   }
   std::vector<ConvertedAt> converted(converters.size());
+
+  // Frames some request needs (Note [Skipping unneeded frames]); empty = decode everything.
+  std::vector<char> needed;
+  if (index && options.skip_unneeded && !options.keyframes_only) {
+    needed.assign(static_cast<size_t>(index->size()), 0);
+    for (const OutStream& o : outs) {
+      if (o.cursor) {
+        for (TargetCursor c(o.plan, duration); !c.done(); c.pop()) {
+          int64_t j = index->frame_at(c.peek().seconds);
+          if (j >= 0) needed[static_cast<size_t>(j)] = 1;
+        }
+      } else {
+        int64_t first = std::max<int64_t>(0, index->frame_at(o.plan.from_seconds));
+        int64_t last = index->frame_at(o.all_to);
+        std::fill(needed.begin() + first, last < 0 ? needed.end() : needed.begin() + last + 1, 1);
+      }
+    }
+  }
+  auto packet_needed = [&](const AVPacket& p) {
+    if (needed.empty() || (p.flags & (AV_PKT_FLAG_KEY | AV_PKT_FLAG_DISCARD))) return true;
+    int64_t pts = p.pts != AV_NOPTS_VALUE ? p.pts : p.dts;
+    if (pts == AV_NOPTS_VALUE) return true;
+    int64_t j = index->frame_for_pts(pts);
+    return (*index)[j].pts != pts || needed[static_cast<size_t>(j)] != 0;
+  };
 
   auto flush = [&](OutStream& o) {
     if (o.chunk.size() == 0) return;
@@ -112,6 +150,10 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
     o.chunk.height = full.height;
     ++o.generation;
     sink(std::move(full));
+    if (full.rgb.capacity() > 0) {  // the sink copied the pixels: reuse its buffer
+      o.chunk.rgb = std::move(full.rgb);
+      o.chunk.rgb.clear();
+    }
   };
 
   // The pending frame (Note [One pass, lookahead of one frame]).
@@ -122,7 +164,7 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
 
   auto emit = [&](OutStream& o, int64_t slot) {
     FrameChunk& c = o.chunk;
-    if (c.rgb.capacity() == 0) c.rgb.reserve(o.frame_bytes * static_cast<size_t>(chunk_frames));
+    if (c.rgb.capacity() == 0) c.rgb.reserve(o.frame_bytes * static_cast<size_t>(o.chunk_frames));
     const size_t pos = static_cast<size_t>(c.size());
     c.rgb.resize((pos + 1) * o.frame_bytes);
     uint8_t* dst = c.rgb.data() + pos * o.frame_bytes;
@@ -139,7 +181,7 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
     c.indices.push_back(p_index);
     c.pts_seconds.push_back(p_sec);
     ++stats.frames_returned;
-    if (c.size() >= chunk_frames) flush(o);
+    if (c.size() >= o.chunk_frames) flush(o);
   };
 
   // Serve every request that the pending frame covers, given where its display ends.
@@ -148,14 +190,15 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
     for (OutStream& o : outs) {
       if (o.done) continue;
       if (!o.cursor) {
-        if (p_sec >= o.all_to) {
+        if (p_sec >= o.all_to - kTimeEpsilonSeconds) {
           o.done = true;
-        } else if (end_sec > o.plan.from_seconds || p_sec >= o.plan.from_seconds) {
+        } else if (end_sec > o.plan.from_seconds + kTimeEpsilonSeconds ||
+                   p_sec >= o.plan.from_seconds - kTimeEpsilonSeconds) {
           emit(o, o.next_slot++);
         }
         continue;
       }
-      while (!o.cursor->done() && o.cursor->peek().seconds < end_sec) {
+      while (!o.cursor->done() && o.cursor->peek().seconds < end_sec - kTimeEpsilonSeconds) {
         emit(o, o.cursor->peek().slot);
         o.cursor->pop();
       }
@@ -250,7 +293,7 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
       }
     } else {
       if (!live_origin_pts) live_origin_pts = ts;
-      f_sec = (ts - *live_origin_pts) * tb;
+      f_sec = ticks_to_seconds(ts - *live_origin_pts, st->time_base.num, st->time_base.den);
       if (f_sec < 0) return;
       f_index = live_frame_counter++;
     }
@@ -339,9 +382,11 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
       last_sent_pts = std::max(last_sent_pts, pts);
       if (key) last_key_sent_pts = std::max(last_key_sent_pts, pts);
     }
+    decoder->skip_frame = packet_needed(*pkt) ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
     send(pkt.get());
     av_packet_unref(pkt.get());
   }
+  decoder->skip_frame = AVDISCARD_DEFAULT;
 
   if (reached_end && !all_done()) {
     send(nullptr);  // drain the frames still inside the decoder

@@ -12,6 +12,8 @@ extern "C" {
 namespace sfvu::decode {
 namespace {
 
+constexpr int kSwsBlockPixels = 32;
+
 int sws_flags_for(ScaleFilter f) {
   switch (f) {
     case ScaleFilter::kBicubic: return SWS_BICUBIC;
@@ -85,7 +87,11 @@ void FrameConverter::convert(const AVFrame& frame, uint8_t* dst) {
   ensure_context(frame, sw, sh);
 
   const int out_stride = out_w_ * 3;
-  const bool direct = rotation_ == 0 && p.x >= 0 && p.y >= 0;
+  // Note [swscale writes past the row]: its SIMD paths store whole blocks of pixels, so a row
+  // whose width is not a multiple of the block spills a few bytes past its end (torchcodec
+  // saw the same). Write straight into the output only when rows are whole blocks; else go
+  // through a padded scratch image.
+  const bool direct = rotation_ == 0 && p.x >= 0 && p.y >= 0 && sw % kSwsBlockPixels == 0;
   if (p.x > 0 || p.y > 0) std::memset(dst, 0, size_t(out_stride) * out_h_);  // letterbox bars
 
   uint8_t* target;
@@ -94,9 +100,9 @@ void FrameConverter::convert(const AVFrame& frame, uint8_t* dst) {
     target = dst + size_t(p.y) * out_stride + size_t(p.x) * 3;
     target_stride = out_stride;
   } else {
-    scratch_.resize(size_t(sw) * sh * 3);
+    target_stride = (sw + kSwsBlockPixels) * 3;
+    scratch_.resize(size_t(target_stride) * (sh + 1));
     target = scratch_.data();
-    target_stride = sw * 3;
   }
   uint8_t* planes[4] = {target, nullptr, nullptr, nullptr};
   int strides[4] = {target_stride, 0, 0, 0};
@@ -111,7 +117,7 @@ void FrameConverter::convert(const AVFrame& frame, uint8_t* dst) {
   for (int v = v0; v < v1; ++v) {
     uint8_t* row = dst + size_t(v + p.y) * out_stride + size_t(u0 + p.x) * 3;
     if (rotation_ == 0) {
-      std::memcpy(row, src + (size_t(v) * sw + u0) * 3, size_t(u1 - u0) * 3);
+      std::memcpy(row, src + size_t(v) * target_stride + size_t(u0) * 3, size_t(u1 - u0) * 3);
       continue;
     }
     for (int u = u0; u < u1; ++u, row += 3) {
@@ -121,7 +127,7 @@ void FrameConverter::convert(const AVFrame& frame, uint8_t* dst) {
         case 270: x = sw - 1 - v; y = u; break;   // transpose=cclock
         default: x = sw - 1 - u; y = sh - 1 - v;  // 180: hflip + vflip
       }
-      const uint8_t* s = src + (size_t(y) * sw + x) * 3;
+      const uint8_t* s = src + size_t(y) * target_stride + size_t(x) * 3;
       row[0] = s[0];
       row[1] = s[1];
       row[2] = s[2];

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ffmpeg_common.h"
+#include "sfvu/base/bytes.h"
 #include "sfvu/decode/frame_format.h"
 
 namespace sfvu::decode {
@@ -31,7 +32,7 @@ class FrameConverter {
   ff::SwsContextPtr sws_;
   // Key of the cached context.
   int src_w_ = -1, src_h_ = -1, src_fmt_ = -1, src_space_ = -1, src_range_ = -1, dst_w_ = -1, dst_h_ = -1;
-  std::vector<uint8_t> scratch_;
+  Bytes scratch_;
 };
 
 }  // namespace sfvu::decode

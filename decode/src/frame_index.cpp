@@ -19,11 +19,11 @@ FrameIndex::FrameIndex(std::vector<IndexEntry> frames, std::vector<IndexEntry> d
 }
 
 double FrameIndex::seconds(int64_t pts) const {
-  return double(pts - first_pts_) * tb_num_ / tb_den_;
+  return ticks_to_seconds(pts - first_pts_, tb_num_, tb_den_);
 }
 
 int64_t FrameIndex::to_pts(double s) const {
-  return first_pts_ + static_cast<int64_t>(std::floor(s * tb_den_ / tb_num_ + 1e-6));
+  return first_pts_ + static_cast<int64_t>(std::floor((s + kTimeEpsilonSeconds) * tb_den_ / tb_num_));
 }
 
 double FrameIndex::duration_seconds() const {
@@ -36,7 +36,7 @@ double FrameIndex::duration_seconds() const {
 }
 
 int64_t FrameIndex::frame_at(double s) const {
-  if (frames_.empty() || s >= duration_seconds()) return -1;
+  if (frames_.empty() || s >= duration_seconds() - kTimeEpsilonSeconds) return -1;
   int64_t pts = to_pts(s);
   auto it = std::upper_bound(frames_.begin(), frames_.end(), pts,
                              [](int64_t v, const IndexEntry& e) { return v < e.pts; });

@@ -1,6 +1,7 @@
 #include "sfvu/decode/video_reader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "reader_impl.h"
@@ -109,6 +110,13 @@ ReadResult VideoReader::read(const std::vector<StreamRequest>& requests, const P
   result.streams.resize(requests.size());
   std::vector<std::vector<int64_t>> slots(requests.size());
   std::vector<bool> ordered(requests.size(), true);
+  for (size_t k = 0; k < requests.size(); ++k) {  // reserve once: no regrowth copies
+    int64_t n = expected_frames(requests[k].plan);
+    const FrameFormat& f = requests[k].format;
+    if (n > 0)
+      result.streams[k].rgb.reserve(static_cast<size_t>(n) * size_t(f.out_width(info().video.width)) *
+                                    size_t(f.out_height(info().video.height)) * 3);
+  }
   result.stats = decode(
       requests,
       [&](FrameChunk&& c) {
@@ -151,6 +159,17 @@ ReadResult VideoReader::read(const std::vector<StreamRequest>& requests, const P
     b = std::move(sorted);
   }
   return result;
+}
+
+int64_t VideoReader::expected_frames(const SamplingPlan& plan) const {
+  const double duration = info().duration_seconds;
+  if (plan.mode != SampleMode::kAll) return TargetCursor(plan, duration).total();
+  if (!index()) return -1;
+  const FrameIndex& ix = *index();
+  int64_t first = std::max<int64_t>(0, ix.frame_at(plan.from_seconds));
+  int64_t end = std::isfinite(plan.to_seconds) && ix.frame_at(plan.to_seconds) >= 0 ? ix.frame_at(plan.to_seconds) + 1
+                                                                                     : ix.size();
+  return std::max<int64_t>(0, end - first);
 }
 
 MediaInfo probe(const Source& source, const DecoderOptions& options) {

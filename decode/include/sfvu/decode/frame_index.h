@@ -13,6 +13,14 @@
 
 namespace sfvu::decode {
 
+/// Times closer than this to a frame boundary count as on it: float seconds cannot represent
+/// most timestamps exactly (7/10 s vs 7 ticks of 1/10 s), and no container is finer than 1 us.
+constexpr double kTimeEpsilonSeconds = 1e-6;
+
+/// Seconds of `ticks` in time base num/den, computed as ticks*num/den (so 7 ticks of 1/10 s
+/// is the same double as 7/10).
+inline double ticks_to_seconds(int64_t ticks, int num, int den) { return double(ticks) * num / den; }
+
 struct IndexEntry {
   int64_t pts = 0;        ///< stream time base
   int64_t dts = 0;        ///< stream time base (pts when the packet has none)

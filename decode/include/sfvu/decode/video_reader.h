@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "sfvu/base/bytes.h"
 #include "sfvu/base/progress.h"
 #include "sfvu/decode/frame_format.h"
 #include "sfvu/decode/frame_index.h"
@@ -48,6 +49,9 @@ struct DecoderOptions {
   int threads = 0;             ///< decoder threads; 0 = hardware concurrency
   bool keyframes_only = false; ///< drop non-key packets before the decoder
   bool allow_seek = true;      ///< false: always decode through (for benchmarks/tests)
+  /// Indexed inputs: frames no request needs are not decoded when no other frame
+  /// references them (Note [Skipping unneeded frames] in decode_pass.cpp).
+  bool skip_unneeded = true;
   int chunk_frames = 32;       ///< frames per FrameChunk handed to the sink
 };
 
@@ -77,10 +81,12 @@ struct FrameChunk {
   std::vector<int64_t> slots;       ///< output position of each frame (request order)
   std::vector<int64_t> indices;     ///< frame index in presentation order
   std::vector<double> pts_seconds;  ///< presentation time, seconds from the first frame
-  std::vector<uint8_t> rgb;
+  Bytes rgb;
   int64_t size() const { return static_cast<int64_t>(slots.size()); }
 };
 
+/// Receives each chunk. A sink that keeps the pixels moves `rgb` out; one that copies them
+/// leaves it, and the decoder reuses that buffer for the next chunk (no reallocation).
 using ChunkSink = std::function<void(FrameChunk&&)>;
 
 /// All frames of one stream, in slot order (request order).
@@ -88,7 +94,7 @@ struct FrameBatch {
   int width = 0, height = 0;
   std::vector<int64_t> indices;
   std::vector<double> pts_seconds;
-  std::vector<uint8_t> rgb;         ///< [n, height, width, 3]
+  Bytes rgb;                        ///< [n, height, width, 3]
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
   const uint8_t* frame(int64_t i) const { return rgb.data() + i * int64_t(width) * height * 3; }
 };
@@ -121,6 +127,10 @@ class VideoReader {
   /// decode() collected into whole batches.
   ReadResult read(const std::vector<StreamRequest>& requests,
                   const ProgressCallback& progress = {});
+
+  /// How many frames `plan` will yield on this input (an upper bound for kAll ranges);
+  /// -1 when unknown (unbounded live plans, kAll without an index).
+  int64_t expected_frames(const SamplingPlan& plan) const;
 
   /// Makes a blocked or running decode stop soon (it ends as if the input ended).
   void interrupt();
