@@ -28,6 +28,7 @@
 #include <limits>
 #include <thread>
 
+#include "conversion_queue.h"
 #include "frame_converter.h"
 #include "reader_impl.h"
 #include "sfvu/base/error.h"
@@ -40,6 +41,7 @@ namespace {
 constexpr int64_t kMinFramesSkippedBySeek = 4;
 constexpr int kProgressEveryFrames = 8;
 constexpr size_t kMaxChunkBytes = size_t(64) << 20;
+constexpr size_t kConversionQueueFrames = 8;
 
 struct OutStream {
   int id = 0;
@@ -115,6 +117,8 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
     o.chunk.height = c.out_height();
   }
   std::vector<ConvertedAt> converted(converters.size());
+  // Declared after the buffers and converters its jobs use, so it drains before they go.
+  ConversionQueue queue(decoder->thread_count > 1, kConversionQueueFrames);
 
   // Frames some request needs (Note [Skipping unneeded frames]); empty = decode everything.
   std::vector<char> needed;
@@ -143,6 +147,7 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
 
   auto flush = [&](OutStream& o) {
     if (o.chunk.size() == 0) return;
+    queue.wait_idle();  // the chunk's pixels are complete before anyone sees them
     FrameChunk full = std::move(o.chunk);
     o.chunk = FrameChunk{};
     o.chunk.stream = full.stream;
@@ -164,16 +169,18 @@ DecodeStats VideoReader::Impl::decode(const std::vector<StreamRequest>& requests
 
   auto emit = [&](OutStream& o, int64_t slot) {
     FrameChunk& c = o.chunk;
-    if (c.rgb.capacity() == 0) c.rgb.reserve(o.frame_bytes * static_cast<size_t>(o.chunk_frames));
     const size_t pos = static_cast<size_t>(c.size());
+    // Capacity for a whole chunk up front: queued conversions hold pointers into it.
+    if (pos == 0 && c.rgb.capacity() < o.frame_bytes * static_cast<size_t>(o.chunk_frames))
+      c.rgb.reserve(o.frame_bytes * static_cast<size_t>(o.chunk_frames));
     c.rgb.resize((pos + 1) * o.frame_bytes);
     uint8_t* dst = c.rgb.data() + pos * o.frame_bytes;
     ConvertedAt& at = converted[static_cast<size_t>(o.converter)];
     if (at.frame_serial == p_serial && outs[static_cast<size_t>(at.stream)].generation == at.generation) {
       const OutStream& holder = outs[static_cast<size_t>(at.stream)];
-      std::memcpy(dst, holder.chunk.rgb.data() + static_cast<size_t>(at.position) * o.frame_bytes, o.frame_bytes);
+      queue.copy(holder.chunk.rgb.data() + static_cast<size_t>(at.position) * o.frame_bytes, dst, o.frame_bytes);
     } else {
-      converters[static_cast<size_t>(o.converter)]->convert(*pending, dst);
+      queue.convert(*converters[static_cast<size_t>(o.converter)], *pending, dst);
       ++stats.frames_converted;
       at = {p_serial, o.id, o.generation, static_cast<int64_t>(pos)};
     }
