@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -182,6 +185,33 @@ void FrameWriter::add(const decode::FrameBatch& b) {
 void FrameWriter::close() {
   if (npy_) npy_->close();
 }
+
+namespace {
+
+std::atomic<decode::VideoReader*> g_signal_reader{nullptr};
+std::atomic<bool> g_signal_fired{false};
+
+extern "C" void stop_reader_on_signal(int sig) {
+  g_signal_fired = true;
+  if (decode::VideoReader* r = g_signal_reader.load()) r->interrupt();  // an atomic store
+  std::signal(sig, SIG_DFL);
+}
+
+}  // namespace
+
+StopOnSignal::StopOnSignal(decode::VideoReader& reader) {
+  g_signal_reader = &reader;
+  std::signal(SIGINT, stop_reader_on_signal);
+  std::signal(SIGTERM, stop_reader_on_signal);
+}
+
+StopOnSignal::~StopOnSignal() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  g_signal_reader = nullptr;
+}
+
+bool StopOnSignal::fired() { return g_signal_fired.load(); }
 
 void add_decoder_options(po::options_description& desc) {
   decode::DecoderOptions d;

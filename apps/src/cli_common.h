@@ -74,6 +74,18 @@ class FrameWriter {
   std::vector<double> pts_;
 };
 
+/// While alive, the first SIGINT/SIGTERM makes `reader` stop as if its input had ended, so
+/// outputs are finalised (a live capture is ended with Ctrl-C); a second one kills as usual.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(decode::VideoReader& reader);
+  ~StopOnSignal();
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+  /// True if a signal stopped the reader.
+  static bool fired();
+};
+
 /// Shared decoder options (--threads, --stream, --timeout, --no-seek, --index).
 void add_decoder_options(po::options_description& desc);
 decode::DecoderOptions decoder_options(const po::variables_map& vm);

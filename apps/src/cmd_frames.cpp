@@ -79,6 +79,7 @@ int cmd_frames(const Args& args) {
   options.keyframes_only = vm.count("keyframes-only") > 0;
 
   decode::VideoReader reader(decode::Source::path(input), options);
+  StopOnSignal stop_on_signal(reader);
   make_dir(out_dir);
   const auto& v = reader.info().video;
   FrameWriter writer(out_dir, "frames.npy", fmt == "npy" ? FrameWriter::Format::kNpy : FrameWriter::Format::kPng,
@@ -102,7 +103,8 @@ int cmd_frames(const Args& args) {
               {"plan", request.plan.describe()},
               {"video", to_json(reader.info())}};
   write_json_file(out_dir + "/frames.json", report);
-  std::cerr << "sfvu: wrote " << writer.count() << " frames to " << out_dir << "\n";
+  std::cerr << "sfvu: " << (StopOnSignal::fired() ? "stopped by signal; " : "") << "wrote " << writer.count()
+            << " frames to " << out_dir << "\n";
   return 0;
 }
 

@@ -14,6 +14,7 @@ DualRateResult run_dual_rate(const std::string& input, const DualRateOptions& o,
   decode::StreamRequest fast{decode::SamplingPlan::at_fps(o.fast_fps).range(o.from_seconds, o.to_seconds),
                              decode::FrameFormat::square(o.fast_size, o.resize)};
   decode::VideoReader reader(decode::Source::path(input), dec);
+  StopOnSignal stop_on_signal(reader);
   make_dir(out_dir);
   FrameWriter slow_out(out_dir, "slow.npy", FrameWriter::Format::kNpy, o.slow_size, o.slow_size);
   FrameWriter fast_out(out_dir, "fast.npy", FrameWriter::Format::kNpy, o.fast_size, o.fast_size);

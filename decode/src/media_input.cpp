@@ -73,6 +73,7 @@ MediaInput::MediaInput(const Source& source, const InputOptions& options) : name
   if (!options.format.empty()) {
     forced = av_find_input_format(options.format.c_str());
     if (!forced) throw UsageError(name_ + ": unknown input format '" + options.format + "'");
+    if (url.rfind(options.format + ":", 0) == 0) url = url.substr(options.format.size() + 1);
   } else if (!source.is_memory()) {
     // "/dev/videoN" and "FORMAT:TARGET" (e.g. v4l2:/dev/video0, lavfi:testsrc2) name devices.
     const char* protocol = avio_find_protocol_name(url.c_str());

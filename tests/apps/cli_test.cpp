@@ -160,3 +160,25 @@ TEST(Cli, HelpShowsLiveDefaults) {
 
 }  // namespace
 }  // namespace sfvu
+
+namespace sfvu {
+namespace {
+
+// Ctrl-C on a live capture ends it like an end of stream: outputs are complete and valid.
+TEST(Cli, InterruptFinalisesLiveCapture) {
+  std::string dir = test::scratch_dir("cli_sigint");
+  auto r = test::run_command(shell_quote(test::cli_path()) +
+                             " frames 'lavfi:testsrc2=size=64x48:rate=25' --fps 5 --format npy -q --out " + dir +
+                             " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("stopped by signal"), std::string::npos) << r.err;
+  json j = json::parse(test::read_text_file(dir + "/frames.json"));
+  NpyArray a = read_npy(dir + "/frames.npy");
+  ASSERT_GT(a.shape[0], 0);
+  EXPECT_EQ(size_t(a.shape[0]), j["frames"].size());
+  EXPECT_EQ(a.shape[1], 48);
+  EXPECT_DOUBLE_EQ(j["frames"][1]["pts_seconds"].get<double>(), 0.2);
+}
+
+}  // namespace
+}  // namespace sfvu
