@@ -1,5 +1,7 @@
 // sfvu bench decode FILE...: our decoder against the ffmpeg CLI (full decode to null, no
 // conversion) and OpenCV VideoCapture, on the same files, in one run. Prints ratios.
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iomanip>
@@ -130,7 +132,9 @@ int cmd_bench(const Args& args) {
     row("sfvu dual-rate 1 fps@224 + 8 fps@112", dual.seconds,
         ratio(dual.seconds, t_ffmpeg, "ffmpeg", "<= 1.15") + ", " + std::to_string(dual.stats.frames_decoded) +
             " decoded, " + std::to_string(dual.stats.frames_converted) + " converted");
-    std::cout << std::endl;
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::cout << "  peak RSS of this process so far: " << usage.ru_maxrss / 1024 << " MiB\n" << std::endl;
   }
   return 0;
 }
