@@ -5,6 +5,8 @@ pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET
 
 find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc)  # the CLIP tokenizer: Unicode properties, lower-casing
+find_package(ZLIB REQUIRED)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio)
 find_package(Boost REQUIRED COMPONENTS program_options)
 

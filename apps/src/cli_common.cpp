@@ -118,12 +118,9 @@ bool ProgressReporter::operator()(const Progress& p) {
   using clock = std::chrono::steady_clock;
   double now = std::chrono::duration<double>(clock::now().time_since_epoch()).count();
   bool final = p.total > 0 && p.done >= p.total;
-  double every = tty_ ? 0.1 : 5.0;
-  if (!final && last_print_ >= 0 && now - last_print_ < every) return true;
-  if (last_print_ < 0 && !final) {  // stay silent for short jobs: first print after a moment
-    last_print_ = now - every + (tty_ ? 0.5 : 2.0);
-    return true;
-  }
+  if (start_ < 0) start_ = now;
+  if (now - start_ < (tty_ ? 0.5 : 2.0)) return true;  // short jobs stay silent
+  if (!final && now - last_print_ < (tty_ ? 0.1 : 5.0)) return true;
   last_print_ = now;
   std::ostringstream line;
   line << label_ << " " << p.stage << " ";

@@ -45,7 +45,7 @@ class ProgressReporter {
  private:
   std::string label_;
   bool enabled_, tty_;
-  double last_print_ = -1;
+  double start_ = -1, last_print_ = -1;
   bool printed_ = false;
 };
 

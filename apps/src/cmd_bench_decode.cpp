@@ -68,10 +68,7 @@ std::string ratio(double ours, double peer, const std::string& what, const std::
 
 }  // namespace
 
-int cmd_bench(const Args& args) {
-  if (args.empty() || args[0] != "decode")
-    throw UsageError("bench: expected 'sfvu bench decode FILE...' (see sfvu bench decode --help)");
-  Args rest(args.begin() + 1, args.end());
+int bench_decode(const Args& rest) {
   po::options_description desc("bench decode options");
   desc.add_options()("input", po::value<std::vector<std::string>>()->required(), "video files")
       ("threads", po::value<int>()->default_value(2), "decoder threads for us, ffmpeg and OpenCV")

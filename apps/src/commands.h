@@ -13,6 +13,11 @@ int cmd_probe(const Args& args);
 int cmd_frames(const Args& args);
 int cmd_sample(const Args& args);
 int cmd_demo(const Args& args);
-int cmd_bench(const Args& args);
+int cmd_bench(const Args& args);  ///< dispatches to bench_decode / bench_clip
+int bench_decode(const Args& args);
+int bench_clip(const Args& args);
+int cmd_tokenize(const Args& args);
+int cmd_embed(const Args& args);
+int cmd_extract(const Args& args);
 
 }  // namespace sfvu::cli

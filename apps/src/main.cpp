@@ -18,7 +18,11 @@ commands:
   frames FILE ...      sample frames (all, fps, N uniform, timestamps) to PNG or .npy
   sample FILE ...      dual-rate slow + fast sampling in one decode pass (.npy + JSON)
   demo                 the bundled default: probe + dual-rate sample + contact sheet PNG
+  tokenize --model DIR TEXT...   CLIP token ids, one JSON array per text
+  embed --model DIR ...          CLIP embeddings of images, pixels or texts (.npy)
+  extract --model DIR VIDEO...   per-clip CLIP features (.npz), and query features
   bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
+  bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
 )";
 
 }  // namespace
@@ -39,6 +43,9 @@ int main(int argc, char** argv) {
     if (command == "sample") return sfvu::cli::cmd_sample(args);
     if (command == "demo") return sfvu::cli::cmd_demo(args);
     if (command == "bench") return sfvu::cli::cmd_bench(args);
+    if (command == "tokenize") return sfvu::cli::cmd_tokenize(args);
+    if (command == "embed") return sfvu::cli::cmd_embed(args);
+    if (command == "extract") return sfvu::cli::cmd_extract(args);
     std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const sfvu::UsageError& e) {

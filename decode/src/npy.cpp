@@ -1,51 +1,42 @@
 #include "sfvu/base/npy.h"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <numeric>
 #include <sstream>
 
+#include "atomic_file.h"
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
 
 namespace sfvu {
 namespace {
 
-// Header of a fixed 128-byte multiple so close() can rewrite it in place (Note [npy header]).
-constexpr size_t kHeaderBlock = 128;
+using detail::get_le;
+using detail::put_le;
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    s += std::to_string(shape[i]);
-    if (shape.size() == 1 || i + 1 < shape.size()) s += ",";
-    if (i + 1 < shape.size()) s += " ";
-  }
-  return s + ")";
+NpyDtype parse_npy_descr(const std::string& d, const std::string& where) {
+  for (NpyDtype t : {NpyDtype::kUint8, NpyDtype::kInt32, NpyDtype::kInt64, NpyDtype::kFloat16,
+                     NpyDtype::kFloat32, NpyDtype::kFloat64})
+    if (d == npy_descr(t)) return t;
+  if (d == "<u1") return NpyDtype::kUint8;
+  throw FormatError(where + ": unsupported npy dtype '" + d + "'");
 }
 
-std::string make_header(NpyDtype dtype, const std::vector<int64_t>& shape, size_t min_len) {
-  std::string dict = "{'descr': '" + npy_descr(dtype) + "', 'fortran_order': False, 'shape': " +
-                     shape_text(shape) + ", }";
-  // magic(6) + version(2) + len(2) + dict + padding + '\n', total a multiple of kHeaderBlock.
-  size_t total = 10 + dict.size() + 1;
-  size_t padded = std::max(min_len, (total + kHeaderBlock - 1) / kHeaderBlock * kHeaderBlock);
-  dict.append(padded - total, ' ');
-  dict += '\n';
-  std::string header("\x93NUMPY\x01\x00", 8);
-  uint16_t len = static_cast<uint16_t>(dict.size());
-  header += static_cast<char>(len & 0xff);
-  header += static_cast<char>(len >> 8);
-  return header + dict;
-}
-
-NpyDtype parse_descr(const std::string& d, const std::string& path) {
-  if (d == "|u1" || d == "<u1") return NpyDtype::kUint8;
-  if (d == "<i4") return NpyDtype::kInt32;
-  if (d == "<i8") return NpyDtype::kInt64;
-  if (d == "<f2") return NpyDtype::kFloat16;
-  if (d == "<f4") return NpyDtype::kFloat32;
-  if (d == "<f8") return NpyDtype::kFloat64;
-  throw FormatError(path + ": unsupported npy dtype '" + d + "'");
+/// The text of `key`'s value in a .npy header dict: 'quoted' -> quoted, (a, b) -> a, b.
+std::string npy_header_value(const std::string& header, const std::string& key, const std::string& where) {
+  size_t k = header.find("'" + key + "'");
+  size_t colon = k == std::string::npos ? k : header.find(':', k);
+  size_t start = colon == std::string::npos ? colon : header.find_first_not_of(' ', colon + 1);
+  if (start == std::string::npos) throw FormatError(where + ": .npy header has no '" + key + "'");
+  char open = header[start];
+  size_t end = open == '(' ? header.find(')', start)
+               : open == '\'' ? header.find('\'', start + 1)
+                              : header.find_first_of(",}", start);
+  if (end == std::string::npos) throw FormatError(where + ": malformed .npy header value of '" + key + "'");
+  return open == '(' || open == '\'' ? header.substr(start + 1, end - start - 1)
+                                     : header.substr(start, end - start);
 }
 
 }  // namespace
@@ -78,64 +69,80 @@ int64_t NpyArray::numel() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
 }
 
+std::string npy_header_bytes(NpyDtype dtype, const std::vector<int64_t>& shape, size_t min_size) {
+  std::string dims;
+  for (size_t i = 0; i < shape.size(); ++i)
+    dims += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+  std::string dict = "{'descr': '" + npy_descr(dtype) + "', 'fortran_order': False, 'shape': (" +
+                     dims + "), }";
+  // numpy pads magic(6) + version(2) + length(2) + dict + '\n' to a multiple of 64; a
+  // streaming writer may ask for more room (Note [npy header]).
+  size_t total = 10 + dict.size() + 1;
+  size_t padded = std::max(min_size, (total + 63) / 64 * 64);
+  dict.append(padded - total, ' ');
+  dict += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  put_le(out, dict.size(), 2);
+  return out + dict;
+}
+
+NpyArray parse_npy_bytes(const uint8_t* p, size_t n, const std::string& where) {
+  if (n < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0)
+    throw FormatError(where + ": not an .npy member (bad magic)");
+  size_t pos = 0;
+  uint64_t header_len = 0;
+  if (p[6] == 1) {
+    header_len = get_le(p + 8, 2);
+    pos = 10;
+  } else if ((p[6] == 2 || p[6] == 3) && n >= 12) {
+    header_len = get_le(p + 8, 4);
+    pos = 12;
+  } else {
+    throw FormatError(where + ": unsupported .npy version " + std::to_string(int(p[6])));
+  }
+  if (header_len > n - pos) throw FormatError(where + ": truncated .npy header");
+  const std::string header(reinterpret_cast<const char*>(p + pos), header_len);
+  pos += header_len;
+
+  NpyArray arr;
+  arr.dtype = parse_npy_descr(npy_header_value(header, "descr", where), where);
+  if (npy_header_value(header, "fortran_order", where) != "False")
+    throw FormatError(where + ": Fortran-order arrays are not supported");
+  const std::string dims = npy_header_value(header, "shape", where);
+  uint64_t bytes = npy_item_size(arr.dtype);
+  for (size_t i = 0; i < dims.size();) {
+    size_t comma = std::min(dims.find(',', i), dims.size());
+    std::string item = dims.substr(i, comma - i);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    i = comma + 1;
+    if (item.empty()) continue;
+    if (item.find_first_not_of("0123456789") != std::string::npos || item.size() > 18)
+      throw FormatError(where + ": bad .npy shape entry '" + item + "'");
+    int64_t d = std::stoll(item);
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes))
+      throw FormatError(where + ": .npy shape overflows");
+    arr.shape.push_back(d);
+  }
+  if (bytes != n - pos)
+    throw FormatError(where + ": .npy data is " + std::to_string(n - pos) + " bytes, its shape needs " +
+                      std::to_string(bytes));
+  arr.data.assign(p + pos, p + n);
+  return arr;
+}
+
 NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open for reading: " + std::strerror(errno));
-  char magic[8];
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    throw FormatError(path + ": not an .npy file (bad magic)");
-  uint32_t header_len = 0;
-  if (magic[6] == 1) {
-    unsigned char b[2];
-    in.read(reinterpret_cast<char*>(b), 2);
-    header_len = b[0] | (b[1] << 8);
-  } else if (magic[6] == 2 || magic[6] == 3) {
-    unsigned char b[4];
-    in.read(reinterpret_cast<char*>(b), 4);
-    header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (uint32_t(b[3]) << 24);
-  } else {
-    throw FormatError(path + ": unsupported .npy version " + std::to_string(int(magic[6])));
-  }
-  if (!in || header_len > (1u << 20)) throw FormatError(path + ": truncated or oversized .npy header");
-  std::string header(header_len, '\0');
-  if (!in.read(header.data(), header_len)) throw FormatError(path + ": truncated .npy header");
-
-  auto value_of = [&](const std::string& key) -> std::string {
-    size_t k = header.find("'" + key + "'");
-    if (k == std::string::npos) throw FormatError(path + ": .npy header has no '" + key + "'");
-    size_t colon = header.find(':', k);
-    size_t start = header.find_first_not_of(' ', colon + 1);
-    if (header[start] == '(') return header.substr(start + 1, header.find(')', start) - start - 1);
-    if (header[start] == '\'') return header.substr(start + 1, header.find('\'', start + 1) - start - 1);
-    return header.substr(start, header.find_first_of(",}", start) - start);
-  };
-  NpyArray arr;
-  arr.dtype = parse_descr(value_of("descr"), path);
-  if (value_of("fortran_order") != "False")
-    throw FormatError(path + ": Fortran-order .npy arrays are not supported");
-  std::stringstream shape_ss(value_of("shape"));
-  std::string item;
-  while (std::getline(shape_ss, item, ',')) {
-    size_t a = item.find_first_not_of(' ');
-    if (a == std::string::npos) continue;
-    try {
-      arr.shape.push_back(std::stoll(item.substr(a)));
-    } catch (const std::exception&) {
-      throw FormatError(path + ": bad shape entry '" + item + "' in .npy header");
-    }
-  }
-  size_t bytes = static_cast<size_t>(arr.numel()) * npy_item_size(arr.dtype);
-  arr.data.resize(bytes);
-  if (bytes && !in.read(reinterpret_cast<char*>(arr.data.data()), static_cast<std::streamsize>(bytes)))
-    throw FormatError(path + ": .npy data shorter than its shape " + shape_text(arr.shape) + " needs");
-  return arr;
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_npy_bytes(bytes.data(), bytes.size(), path);
 }
 
 void write_npy(const std::string& path, NpyDtype dtype, const std::vector<int64_t>& shape,
                const void* data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw IoError(path + ": cannot open for writing: " + std::strerror(errno));
-  std::string header = make_header(dtype, shape, 0);
+  std::string header = npy_header_bytes(dtype, shape);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
   int64_t n = std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<int64_t>());
   out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n * npy_item_size(dtype)));
@@ -166,8 +173,8 @@ void NpyWriter::write_header() {
   shape.insert(shape.end(), inner_shape_.begin(), inner_shape_.end());
   std::vector<int64_t> widest = shape;
   widest[0] = 999999999999;  // reserve room for the largest plausible count
-  size_t len = make_header(dtype_, widest, 0).size();
-  std::string header = make_header(dtype_, shape, len);
+  size_t len = npy_header_bytes(dtype_, widest).size();
+  std::string header = npy_header_bytes(dtype_, shape, len);
   out_.seekp(0);
   out_.write(header.data(), static_cast<std::streamsize>(header.size()));
 }

@@ -27,6 +27,12 @@ struct NpyArray {
   template <typename T> const T* as() const { return reinterpret_cast<const T*>(data.data()); }
 };
 
+/// The header of a .npy image (format 1.0, padded so the data starts 64-byte aligned, as numpy
+/// writes it; at least `min_size` bytes). The data follows it directly.
+std::string npy_header_bytes(NpyDtype dtype, const std::vector<int64_t>& shape, size_t min_size = 0);
+/// Parses a whole .npy image held in memory (formats 1.0-3.0); `where` names it in errors.
+NpyArray parse_npy_bytes(const uint8_t* data, size_t size, const std::string& where);
+
 /// Reads a whole .npy file. Throws IoError (unreadable) or FormatError (bad header,
 /// Fortran order, unsupported dtype, size mismatch), naming the file.
 NpyArray read_npy(const std::string& path);

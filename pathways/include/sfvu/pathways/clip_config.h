@@ -1,0 +1,60 @@
+// sfvu/pathways/clip_config.h: Hugging Face CLIPConfig / CLIPVisionConfig / CLIPTextConfig.
+//
+// Default member values are transformers' own defaults (openai/clip-vit-base-patch32), so a
+// config.json that omits a key means what it means to transformers.
+#pragma once
+
+#include <string>
+
+namespace sfvu::pathways {
+
+/// Activation of the MLPs: "quick_gelu" (x * sigmoid(1.702 x), OpenAI CLIP), "gelu" (erf),
+/// "gelu_new" / "gelu_pytorch_tanh" (tanh approximation).
+enum class Activation { kQuickGelu, kGelu, kGeluTanh };
+Activation parse_activation(const std::string& name, const std::string& context);
+
+struct ClipVisionConfig {
+  int hidden_size = 768;
+  int intermediate_size = 3072;
+  int num_hidden_layers = 12;
+  int num_attention_heads = 12;
+  int num_channels = 3;
+  int image_size = 224;
+  int patch_size = 32;
+  int projection_dim = 512;
+  Activation hidden_act = Activation::kQuickGelu;
+  double layer_norm_eps = 1e-5;
+  int grid() const { return image_size / patch_size; }  ///< patches per side at image_size
+};
+
+struct ClipTextConfig {
+  int vocab_size = 49408;
+  int hidden_size = 512;
+  int intermediate_size = 2048;
+  int num_hidden_layers = 12;
+  int num_attention_heads = 8;
+  int max_position_embeddings = 77;
+  int projection_dim = 512;
+  Activation hidden_act = Activation::kQuickGelu;
+  double layer_norm_eps = 1e-5;
+  /// transformers' legacy rule: eos_token_id == 2 means "pool at argmax(input_ids)" (the
+  /// first <|endoftext|>, OpenAI's rule); any other value pools at its first occurrence.
+  long long eos_token_id = 2;
+};
+
+struct ClipConfig {
+  ClipVisionConfig vision;
+  ClipTextConfig text;
+  int projection_dim = 512;
+  double logit_scale_init_value = 2.6592;
+
+  /// Reads config.json of model_type "clip", "clip_vision_model" or "clip_text_model".
+  /// Throws IoError / FormatError naming the file and the key.
+  static ClipConfig from_file(const std::string& path);
+  /// Real CLIP shapes, for benchmarks and tests with random weights.
+  static ClipConfig vit_b32();
+  static ClipConfig vit_b16();
+  static ClipConfig vit_l14_336();
+};
+
+}  // namespace sfvu::pathways

@@ -1,0 +1,130 @@
+#include "sfvu/pathways/clip_config.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sfvu/base/error.h"
+
+namespace sfvu::pathways {
+namespace {
+
+using nlohmann::json;
+
+// Reads `key` into `out` if present, with a type check that names the file and key.
+template <typename T>
+void read(const json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
+  }
+}
+
+void read_common(const json& j, int& hidden, int& inter, int& layers, int& heads, int& proj, Activation& act,
+                 double& eps, const std::string& where) {
+  read(j, "hidden_size", hidden, where);
+  read(j, "intermediate_size", inter, where);
+  read(j, "num_hidden_layers", layers, where);
+  read(j, "num_attention_heads", heads, where);
+  read(j, "projection_dim", proj, where);
+  read(j, "layer_norm_eps", eps, where);
+  std::string a;
+  read(j, "hidden_act", a, where);
+  if (!a.empty()) act = parse_activation(a, where);
+  if (hidden <= 0 || heads <= 0 || hidden % heads != 0)
+    throw FormatError(where + ": hidden_size " + std::to_string(hidden) + " is not divisible by num_attention_heads " +
+                      std::to_string(heads));
+}
+
+ClipVisionConfig vision_from(const json& j, const std::string& where) {
+  ClipVisionConfig v;
+  read_common(j, v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.num_attention_heads, v.projection_dim,
+              v.hidden_act, v.layer_norm_eps, where);
+  read(j, "num_channels", v.num_channels, where);
+  read(j, "image_size", v.image_size, where);
+  read(j, "patch_size", v.patch_size, where);
+  if (v.patch_size <= 0 || v.image_size % v.patch_size != 0)
+    throw FormatError(where + ": image_size " + std::to_string(v.image_size) + " is not a multiple of patch_size " +
+                      std::to_string(v.patch_size));
+  return v;
+}
+
+ClipTextConfig text_from(const json& j, const std::string& where) {
+  ClipTextConfig t;
+  read_common(j, t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads, t.projection_dim,
+              t.hidden_act, t.layer_norm_eps, where);
+  read(j, "vocab_size", t.vocab_size, where);
+  read(j, "max_position_embeddings", t.max_position_embeddings, where);
+  read(j, "eos_token_id", t.eos_token_id, where);
+  return t;
+}
+
+}  // namespace
+
+Activation parse_activation(const std::string& name, const std::string& context) {
+  if (name == "quick_gelu") return Activation::kQuickGelu;
+  if (name == "gelu") return Activation::kGelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::kGeluTanh;
+  throw FormatError(context + ": unsupported hidden_act '" + name + "'");
+}
+
+ClipConfig ClipConfig::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw FormatError(path + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw FormatError(path + ": expected a JSON object");
+  ClipConfig c;
+  std::string type;
+  read(j, "model_type", type, path);
+  if (type == "clip_vision_model") {
+    c.vision = vision_from(j, path);
+    c.projection_dim = c.vision.projection_dim;
+    return c;
+  }
+  if (type == "clip_text_model") {
+    c.text = text_from(j, path);
+    c.projection_dim = c.text.projection_dim;
+    return c;
+  }
+  if (!type.empty() && type != "clip")
+    throw FormatError(path + ": model_type '" + type + "' is not a CLIP model");
+  read(j, "projection_dim", c.projection_dim, path);
+  read(j, "logit_scale_init_value", c.logit_scale_init_value, path);
+  if (j.contains("vision_config")) c.vision = vision_from(j["vision_config"], path + " vision_config");
+  if (j.contains("text_config")) c.text = text_from(j["text_config"], path + " text_config");
+  // transformers uses the top-level projection_dim for both projections.
+  c.vision.projection_dim = c.text.projection_dim = c.projection_dim;
+  return c;
+}
+
+ClipConfig ClipConfig::vit_b32() { return ClipConfig{}; }
+
+ClipConfig ClipConfig::vit_b16() {
+  ClipConfig c;
+  c.vision.patch_size = 16;
+  return c;
+}
+
+ClipConfig ClipConfig::vit_l14_336() {
+  ClipConfig c;
+  c.projection_dim = c.vision.projection_dim = c.text.projection_dim = 768;
+  c.vision.hidden_size = 1024;
+  c.vision.intermediate_size = 4096;
+  c.vision.num_hidden_layers = 24;
+  c.vision.num_attention_heads = 16;
+  c.vision.image_size = 336;
+  c.vision.patch_size = 14;
+  c.text.hidden_size = 768;
+  c.text.intermediate_size = 3072;
+  c.text.num_attention_heads = 12;
+  return c;
+}
+
+}  // namespace sfvu::pathways
