@@ -11,6 +11,8 @@
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/torch_runtime.h"
 
+#include <torch/csrc/autograd/profiler.h>
+
 namespace sfvu::cli {
 namespace {
 
@@ -49,8 +51,9 @@ double gemm_gflops(int64_t m, int64_t k, int64_t n, torch::Dtype dtype, int repe
 int bench_clip(const Args& args) {
   po::options_description desc("bench clip options");
   desc.add_options()("models", po::value<std::string>()->default_value("b32,b16"), "b32, b16, l14-336 (comma list)")
-      ("batch", po::value<int>()->default_value(8), "images per forward pass")
-      ("repeat", po::value<int>()->default_value(3), "timed runs (best kept) after one warm-up");
+      ("batch", po::value<int>()->default_value(16), "images per forward pass (video frames come in batches)")
+      ("repeat", po::value<int>()->default_value(3), "timed runs (best kept) after one warm-up")
+      ("profile", po::value<std::string>(), "also write a chrome://tracing profile of one fp32 forward here");
   po::positional_options_description pos;
   po::variables_map vm;
   if (!parse_args("bench clip", "[--models b32,b16] [--batch 8]", args, desc, pos, vm)) return 0;
@@ -76,6 +79,10 @@ int bench_clip(const Args& args) {
     const double gemm32 = gemm_gflops(tokens, v.hidden_size, v.intermediate_size, torch::kFloat32, repeat);
     const double gemm16 = gemm_gflops(tokens, v.hidden_size, v.intermediate_size, torch::kBFloat16, repeat);
     const double t32 = best_seconds(repeat, [&] { (void)model->vision(px); });
+    if (vm.count("profile")) {
+      torch::autograd::profiler::RecordProfile trace(vm["profile"].as<std::string>() + "." + name + ".json");
+      (void)model->vision(px);
+    }
     model->to(torch::kBFloat16);
     torch::Tensor px16 = px.to(torch::kBFloat16);
     const double t16 = best_seconds(repeat, [&] { (void)model->vision(px16); });

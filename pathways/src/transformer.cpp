@@ -6,7 +6,10 @@ namespace sfvu::pathways {
 
 torch::Tensor activate(const torch::Tensor& x, Activation act) {
   switch (act) {
-    case Activation::kQuickGelu: return x * torch::sigmoid(1.702 * x);
+    case Activation::kQuickGelu:
+      // Without autograd, overwrite the (temporary) input: one pass less over the MLP width.
+      if (!torch::GradMode::is_enabled()) return x.mul_(torch::sigmoid(x * 1.702));
+      return x * torch::sigmoid(1.702 * x);
     case Activation::kGelu: return torch::gelu(x);
     case Activation::kGeluTanh: return torch::gelu(x, "tanh");
   }
@@ -29,11 +32,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
   auto heads = [&](const torch::Tensor& t, int64_t T) {
     return t.view({B, T, num_heads_, head_dim_}).transpose(1, 2);
   };
-  torch::Tensor q = heads(q_proj(x) * scale_, Tq);
+  torch::Tensor q = heads(q_proj(x), Tq);
   torch::Tensor k = heads(k_proj(kv), Tk);
   torch::Tensor v = heads(v_proj(kv), Tk);
-  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1));  // [B, H, Tq, Tk]
-  if (mask.defined()) scores = scores + mask;
+  // Scale folded into the score GEMM (the reference scales q: same numbers up to rounding).
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).mul_(scale_);  // [B, H, Tq, Tk]
+  if (mask.defined()) scores.add_(mask);
   torch::Tensor out = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, Tq, hd]
   return out_proj(out.transpose(1, 2).reshape({B, Tq, num_heads_ * head_dim_}));
 }
