@@ -91,35 +91,3 @@ torch::Tensor image_features(LoadedClip& clip, const torch::Tensor& pixels, int 
 
 }  // namespace sfvu::cli
 
-namespace sfvu::cli {
-
-torch::Tensor read_npy_tensor(const std::string& path) {
-  NpyArray a = read_npy(path);
-  torch::Dtype dt;
-  switch (a.dtype) {
-    case NpyDtype::kUint8: dt = torch::kUInt8; break;
-    case NpyDtype::kInt32: dt = torch::kInt32; break;
-    case NpyDtype::kInt64: dt = torch::kInt64; break;
-    case NpyDtype::kFloat16: dt = torch::kFloat16; break;
-    case NpyDtype::kFloat32: dt = torch::kFloat32; break;
-    case NpyDtype::kFloat64: dt = torch::kFloat64; break;
-    default: throw FormatError(path + ": unsupported dtype");
-  }
-  return torch::from_blob(a.data.data(), a.shape, torch::TensorOptions().dtype(dt)).clone();
-}
-
-void write_npy_tensor(const std::string& path, const torch::Tensor& t) {
-  torch::Tensor c = t.detach().to(torch::kCPU).contiguous();
-  NpyDtype dt;
-  switch (c.scalar_type()) {
-    case torch::kFloat32: dt = NpyDtype::kFloat32; break;
-    case torch::kInt64: dt = NpyDtype::kInt64; break;
-    case torch::kUInt8: dt = NpyDtype::kUint8; break;
-    default:
-      c = c.to(torch::kFloat32);
-      dt = NpyDtype::kFloat32;
-  }
-  write_npy(path, dt, c.sizes().vec(), c.data_ptr());
-}
-
-}  // namespace sfvu::cli

@@ -11,6 +11,7 @@
 #include "sfvu/pathways/clip_model.h"
 #include "sfvu/pathways/clip_preprocess.h"
 #include "sfvu/pathways/clip_tokenizer.h"
+#include "sfvu/pathways/tensor_io.h"
 
 namespace sfvu::cli {
 
@@ -43,9 +44,8 @@ LoadedClip load_clip(const ModelOptions& options);
 /// unset) or the hidden states of `layer` [N, T, D].
 torch::Tensor image_features(LoadedClip& clip, const torch::Tensor& pixels, int batch, std::optional<int> layer);
 
-/// .npy <-> tensors (float32, int64, uint8), naming the file on errors.
-torch::Tensor read_npy_tensor(const std::string& path);
-void write_npy_tensor(const std::string& path, const torch::Tensor& t);
+using pathways::read_npy_tensor;
+using pathways::write_npy_tensor;
 
 /// Hidden-state index from a user's layer number: 0..L, or negative from the end.
 int resolve_layer(int layer, int num_layers, const std::string& what);

@@ -12,18 +12,8 @@
 namespace sfvu {
 namespace {
 
-template <typename E, typename Fn>
-void expect_error(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no exception; expected one mentioning " << parts.at(0);
-  } catch (const E& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-        << "'" << e.what() << "' does not mention '" << p << "'";
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
+using test::expect_error;
+
 
 void put(std::string& out, uint64_t v, int n) {
   for (int i = 0; i < n; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);

@@ -12,20 +12,10 @@
 namespace sfvu {
 namespace {
 
+using test::expect_error;
+
 namespace fs = std::filesystem;
 
-template <typename E, typename Fn>
-void expect_error(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no exception; expected one mentioning " << parts.at(0);
-  } catch (const E& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-        << "'" << e.what() << "' does not mention '" << p << "'";
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
 
 float first_float(const TensorView& t) {
   float v;

@@ -12,6 +12,8 @@
 namespace sfvu {
 namespace {
 
+using test::expect_error;
+
 namespace fs = std::filesystem;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -26,19 +28,6 @@ std::string raw_file(const std::string& header, const std::string& data, int64_t
   return out + header + data;
 }
 
-/// Runs `fn`, which must throw E; checks what() contains every string of `parts`.
-template <typename E, typename Fn>
-void expect_error(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no exception; expected one mentioning " << parts.at(0);
-  } catch (const E& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-        << "'" << e.what() << "' does not mention '" << p << "'";
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-  }
-}
 
 void expect_open_fails(const std::string& path, const std::vector<std::string>& parts) {
   std::vector<std::string> all{path};

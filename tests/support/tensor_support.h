@@ -7,23 +7,11 @@
 
 #include <string>
 
-#include "sfvu/base/npy.h"
+#include "sfvu/pathways/tensor_io.h"
 
 namespace sfvu::test {
 
-inline torch::Tensor npy_tensor(const std::string& path) {
-  NpyArray a = read_npy(path);
-  torch::Dtype dt = torch::kFloat32;
-  switch (a.dtype) {
-    case NpyDtype::kUint8: dt = torch::kUInt8; break;
-    case NpyDtype::kInt32: dt = torch::kInt32; break;
-    case NpyDtype::kInt64: dt = torch::kInt64; break;
-    case NpyDtype::kFloat16: dt = torch::kFloat16; break;
-    case NpyDtype::kFloat32: dt = torch::kFloat32; break;
-    case NpyDtype::kFloat64: dt = torch::kFloat64; break;
-  }
-  return torch::from_blob(a.data.data(), a.shape, torch::TensorOptions().dtype(dt)).clone();
-}
+inline torch::Tensor npy_tensor(const std::string& path) { return pathways::read_npy_tensor(path); }
 
 /// |actual - expected| <= atol + rtol * |expected| everywhere, and mean |diff| <= mean_atol.
 inline void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, double atol, double rtol,

@@ -1,7 +1,10 @@
 // Helpers shared by the sfvu test suites.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,21 @@ double mean_abs_diff(const uint8_t* a, const uint8_t* b, size_t n);
 int max_abs_diff(const uint8_t* a, const uint8_t* b, size_t n);
 
 std::string read_text_file(const std::string& path);
+
+/// Runs `fn`, which must throw E; checks what() contains every string of `parts` (the file,
+/// tensor or line an error must name).
+template <typename E, typename Fn>
+void expect_error(Fn fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no exception; expected one mentioning " << parts.at(0);
+  } catch (const E& e) {
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "'" << e.what() << "' does not mention '" << p << "'";
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception type: " << e.what();
+  }
+}
 std::vector<uint8_t> read_binary_file(const std::string& path);
 
 }  // namespace sfvu::test
