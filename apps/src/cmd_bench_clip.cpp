@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "bench_timing.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "model_options.h"
@@ -16,19 +17,6 @@
 namespace sfvu::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-template <typename F>
-double best_seconds(int repeat, F&& run) {
-  run();  // warm-up (allocator, BLAS threads)
-  double best = 1e300;
-  for (int i = 0; i < repeat; ++i) {
-    auto t0 = Clock::now();
-    run();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
-}
 
 // Multiply-adds x 2 of one image through the vision tower (patch embedding, layers,
 // projection); LayerNorm, softmax and activations are not counted.
@@ -42,7 +30,7 @@ double vision_flops(const pathways::ClipConfig& c) {
 
 double gemm_gflops(int64_t m, int64_t k, int64_t n, torch::Dtype dtype, int repeat) {
   torch::Tensor a = torch::randn({m, k}).to(dtype), b = torch::randn({k, n}).to(dtype);
-  double s = best_seconds(repeat, [&] { (void)torch::mm(a, b); });
+  double s = best_seconds(repeat, [&] { (void)torch::mm(a, b); }, true);
   return 2.0 * m * k * n / s / 1e9;
 }
 
@@ -78,14 +66,14 @@ int bench_clip(const Args& args) {
     const int64_t tokens = int64_t(batch) * (int64_t(v.grid()) * v.grid() + 1);
     const double gemm32 = gemm_gflops(tokens, v.hidden_size, v.intermediate_size, torch::kFloat32, repeat);
     const double gemm16 = gemm_gflops(tokens, v.hidden_size, v.intermediate_size, torch::kBFloat16, repeat);
-    const double t32 = best_seconds(repeat, [&] { (void)model->vision(px); });
+    const double t32 = best_seconds(repeat, [&] { (void)model->vision(px); }, true);
     if (vm.count("profile")) {
       torch::autograd::profiler::RecordProfile trace(vm["profile"].as<std::string>() + "." + name + ".json");
       (void)model->vision(px);
     }
     model->to(torch::kBFloat16);
     torch::Tensor px16 = px.to(torch::kBFloat16);
-    const double t16 = best_seconds(repeat, [&] { (void)model->vision(px16); });
+    const double t16 = best_seconds(repeat, [&] { (void)model->vision(px16); }, true);
     std::cout << std::fixed << std::setprecision(1) << "ViT-" << name << " " << v.image_size << "px, batch " << batch
               << ", " << vision_flops(cfg) / 1e9 << " GFLOP/image\n"
               << "  GEMM " << tokens << "x" << v.hidden_size << "x" << v.intermediate_size << " (peer): fp32 "

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <opencv2/videoio.hpp>
 
+#include "bench_timing.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "sfvu/base/error.h"
@@ -15,18 +16,6 @@
 namespace sfvu::cli {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-template <typename F>
-double best_seconds(int repeat, F&& run) {
-  double best = 1e300;
-  for (int i = 0; i < repeat; ++i) {
-    auto t0 = Clock::now();
-    run();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
-}
 
 std::string quote(const std::string& s) {
   std::string out = "'";

@@ -22,26 +22,24 @@ void read(const json& j, const char* key, T& out, const std::string& where) {
   }
 }
 
-void read_common(const json& j, int& hidden, int& inter, int& layers, int& heads, int& proj, Activation& act,
-                 double& eps, const std::string& where) {
-  read(j, "hidden_size", hidden, where);
-  read(j, "intermediate_size", inter, where);
-  read(j, "num_hidden_layers", layers, where);
-  read(j, "num_attention_heads", heads, where);
-  read(j, "projection_dim", proj, where);
-  read(j, "layer_norm_eps", eps, where);
+void read_shape(const json& j, EncoderShape& e, const std::string& where) {
+  read(j, "hidden_size", e.hidden_size, where);
+  read(j, "intermediate_size", e.intermediate_size, where);
+  read(j, "num_hidden_layers", e.num_hidden_layers, where);
+  read(j, "num_attention_heads", e.num_attention_heads, where);
+  read(j, "projection_dim", e.projection_dim, where);
+  read(j, "layer_norm_eps", e.layer_norm_eps, where);
   std::string a;
   read(j, "hidden_act", a, where);
-  if (!a.empty()) act = parse_activation(a, where);
-  if (hidden <= 0 || heads <= 0 || hidden % heads != 0)
-    throw FormatError(where + ": hidden_size " + std::to_string(hidden) + " is not divisible by num_attention_heads " +
-                      std::to_string(heads));
+  if (!a.empty()) e.hidden_act = parse_activation(a, where);
+  if (e.hidden_size <= 0 || e.num_attention_heads <= 0 || e.hidden_size % e.num_attention_heads != 0)
+    throw FormatError(where + ": hidden_size " + std::to_string(e.hidden_size) +
+                      " is not divisible by num_attention_heads " + std::to_string(e.num_attention_heads));
 }
 
 ClipVisionConfig vision_from(const json& j, const std::string& where) {
   ClipVisionConfig v;
-  read_common(j, v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.num_attention_heads, v.projection_dim,
-              v.hidden_act, v.layer_norm_eps, where);
+  read_shape(j, v, where);
   read(j, "num_channels", v.num_channels, where);
   read(j, "image_size", v.image_size, where);
   read(j, "patch_size", v.patch_size, where);
@@ -53,8 +51,7 @@ ClipVisionConfig vision_from(const json& j, const std::string& where) {
 
 ClipTextConfig text_from(const json& j, const std::string& where) {
   ClipTextConfig t;
-  read_common(j, t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads, t.projection_dim,
-              t.hidden_act, t.layer_norm_eps, where);
+  read_shape(j, t, where);
   read(j, "vocab_size", t.vocab_size, where);
   read(j, "max_position_embeddings", t.max_position_embeddings, where);
   read(j, "eos_token_id", t.eos_token_id, where);

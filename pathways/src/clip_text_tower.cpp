@@ -20,8 +20,7 @@ torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids) {
 ClipTextTransformerImpl::ClipTextTransformerImpl(const ClipTextConfig& c)
     : config_(c),
       embeddings(register_module("embeddings", ClipTextEmbeddings(c))),
-      encoder(register_module("encoder", Encoder(c.num_hidden_layers, c.hidden_size, c.intermediate_size,
-                                                 c.num_attention_heads, c.hidden_act, c.layer_norm_eps))),
+      encoder(register_module("encoder", Encoder(c))),
       final_layer_norm(register_module(
           "final_layer_norm",
           torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))) {}

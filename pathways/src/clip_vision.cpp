@@ -43,8 +43,7 @@ ClipVisionTransformerImpl::ClipVisionTransformerImpl(const ClipVisionConfig& c)
     : embeddings(register_module("embeddings", ClipVisionEmbeddings(c))),
       pre_layrnorm(register_module(
           "pre_layrnorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
-      encoder(register_module("encoder", Encoder(c.num_hidden_layers, c.hidden_size, c.intermediate_size,
-                                                 c.num_attention_heads, c.hidden_act, c.layer_norm_eps))),
+      encoder(register_module("encoder", Encoder(c))),
       post_layernorm(register_module(
           "post_layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))) {}
 

@@ -62,11 +62,10 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   return h + mlp(layer_norm2(h));
 }
 
-EncoderImpl::EncoderImpl(int num_layers, int hidden_size, int intermediate_size, int num_heads, Activation act,
-                         double eps)
-    : layers(register_module("layers", torch::nn::ModuleList())) {
-  for (int i = 0; i < num_layers; ++i)
-    layers->push_back(EncoderLayer(hidden_size, intermediate_size, num_heads, act, eps));
+EncoderImpl::EncoderImpl(const EncoderShape& s) : layers(register_module("layers", torch::nn::ModuleList())) {
+  for (int i = 0; i < s.num_hidden_layers; ++i)
+    layers->push_back(
+        EncoderLayer(s.hidden_size, s.intermediate_size, s.num_attention_heads, s.hidden_act, s.layer_norm_eps));
 }
 
 torch::Tensor EncoderImpl::forward(torch::Tensor x, const torch::Tensor& mask, std::vector<torch::Tensor>* hidden_states) {

@@ -13,30 +13,32 @@ namespace sfvu::pathways {
 enum class Activation { kQuickGelu, kGelu, kGeluTanh };
 Activation parse_activation(const std::string& name, const std::string& context);
 
-struct ClipVisionConfig {
+/// The transformer shape both towers share.
+struct EncoderShape {
   int hidden_size = 768;
   int intermediate_size = 3072;
   int num_hidden_layers = 12;
   int num_attention_heads = 12;
+  int projection_dim = 512;
+  Activation hidden_act = Activation::kQuickGelu;
+  double layer_norm_eps = 1e-5;
+};
+
+struct ClipVisionConfig : EncoderShape {
   int num_channels = 3;
   int image_size = 224;
   int patch_size = 32;
-  int projection_dim = 512;
-  Activation hidden_act = Activation::kQuickGelu;
-  double layer_norm_eps = 1e-5;
   int grid() const { return image_size / patch_size; }  ///< patches per side at image_size
 };
 
-struct ClipTextConfig {
+struct ClipTextConfig : EncoderShape {
+  ClipTextConfig() {  // transformers' text defaults differ from the vision ones here
+    hidden_size = 512;
+    intermediate_size = 2048;
+    num_attention_heads = 8;
+  }
   int vocab_size = 49408;
-  int hidden_size = 512;
-  int intermediate_size = 2048;
-  int num_hidden_layers = 12;
-  int num_attention_heads = 8;
   int max_position_embeddings = 77;
-  int projection_dim = 512;
-  Activation hidden_act = Activation::kQuickGelu;
-  double layer_norm_eps = 1e-5;
   /// transformers' legacy rule: eos_token_id == 2 means "pool at argmax(input_ids)" (the
   /// first <|endoftext|>, OpenAI's rule); any other value pools at its first occurrence.
   long long eos_token_id = 2;

@@ -60,7 +60,7 @@ TORCH_MODULE(EncoderLayer);
 /// A stack of encoder layers ("layers.N").
 class EncoderImpl : public torch::nn::Module {
  public:
-  EncoderImpl(int num_layers, int hidden_size, int intermediate_size, int num_heads, Activation act, double eps);
+  explicit EncoderImpl(const EncoderShape& shape);
   /// x: [B, T, D]. If `hidden_states` is non-null it receives x, then every layer's output
   /// (num_layers + 1 tensors). Returns the last layer's output.
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& mask = {},
