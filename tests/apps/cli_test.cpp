@@ -167,9 +167,13 @@ namespace {
 // Ctrl-C on a live capture ends it like an end of stream: outputs are complete and valid.
 TEST(Cli, InterruptFinalisesLiveCapture) {
   std::string dir = test::scratch_dir("cli_sigint");
+  // A real-time source (the realtime filter), capped by --to so the test can never run away.
+  // The signal is sent once frames.npy exists: by then the handler is installed (before it,
+  // a background job of a non-interactive shell would even have SIGINT ignored).
   auto r = test::run_command(shell_quote(test::cli_path()) +
-                             " frames 'lavfi:testsrc2=size=64x48:rate=25' --fps 5 --format npy -q --out " + dir +
-                             " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+                             " frames 'lavfi:testsrc2=size=64x48:rate=25,realtime' --fps 5 --to 30 --format npy -q"
+                             " --out " + dir + " & pid=$!; i=0; while [ ! -f " + dir + "/frames.npy ] && [ $i -lt 300 ];"
+                             " do sleep 0.1; i=$((i+1)); done; sleep 1; kill -INT $pid; wait $pid");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("stopped by signal"), std::string::npos) << r.err;
   json j = json::parse(test::read_text_file(dir + "/frames.json"));
