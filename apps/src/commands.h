@@ -19,5 +19,9 @@ int bench_clip(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_embed(const Args& args);
 int cmd_extract(const Args& args);
+int cmd_eval(const Args& args);  ///< dispatches to eval_qvhighlights / eval_charades_sta / eval_mcqa
+int eval_qvhighlights(const Args& args);
+int eval_charades_sta(const Args& args);
+int eval_mcqa(const Args& args);
 
 }  // namespace sfvu::cli
