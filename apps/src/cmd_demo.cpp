@@ -25,16 +25,12 @@ int cmd_demo(const Args& args) {
   const std::string out_dir = vm["out"].as<std::string>();
   DualRateOptions o = dual_rate_options(vm);
 
-  DualRateResult r = run_dual_rate(input, o, out_dir, decoder_options(vm), !vm.count("quiet"));
+  std::array<decode::FrameBatch, 2> frames;  // slow, fast: drawn straight from the decode pass
+  DualRateResult r = run_dual_rate(input, o, out_dir, decoder_options(vm), !vm.count("quiet"), &frames);
+  const decode::FrameBatch& slow = frames[0];
+  const decode::FrameBatch& fast = frames[1];
   std::cout << "probe:\n" << to_json(r.info).dump(2) << "\n";
 
-  NpyArray slow = read_npy(out_dir + "/slow.npy");
-  NpyArray fast = read_npy(out_dir + "/fast.npy");
-  auto pts_of = [](const json& frames) {
-    std::vector<double> out;
-    for (const auto& f : frames) out.push_back(f["pts_seconds"].get<double>());
-    return out;
-  };
   const auto& v = r.info.video;
   std::ostringstream line1, line2, line3;
   line1 << "sfvu demo: " << input;
@@ -44,16 +40,15 @@ int cmd_demo(const Args& args) {
         << " converted, " << r.stats.seeks << " seeks, " << r.stats.decode_errors << " errors";
   std::ostringstream slow_title, fast_title;
   slow_title << "slow pathway: " << o.slow_fps << " fps, " << o.slow_size << "x" << o.slow_size << " ("
-             << slow.shape[0] << " frames)";
+             << slow.size() << " frames)";
   fast_title << "fast pathway: " << o.fast_fps << " fps, " << o.fast_size << "x" << o.fast_size << " ("
-             << fast.shape[0] << " frames)";
+             << fast.size() << " frames)";
   const std::string sheet = out_dir + "/contact_sheet.png";
   write_contact_sheet(sheet, {line1.str(), line2.str(), line3.str()},
-                      {{slow_title.str(), &slow, pts_of(r.report["slow"]["frames"])},
-                       {fast_title.str(), &fast, pts_of(r.report["fast"]["frames"])}});
-  std::cout << "slow: " << slow.shape[0] << " frames " << o.slow_size << "x" << o.slow_size << " -> " << out_dir
+                      {{slow_title.str(), &slow}, {fast_title.str(), &fast}});
+  std::cout << "slow: " << slow.size() << " frames " << o.slow_size << "x" << o.slow_size << " -> " << out_dir
             << "/slow.npy\n"
-            << "fast: " << fast.shape[0] << " frames " << o.fast_size << "x" << o.fast_size << " -> " << out_dir
+            << "fast: " << fast.size() << " frames " << o.fast_size << "x" << o.fast_size << " -> " << out_dir
             << "/fast.npy\n"
             << "timestamps and stats -> " << out_dir << "/sample.json\n"
             << "contact sheet -> " << sheet << "\n";

@@ -8,7 +8,8 @@
 namespace sfvu::cli {
 
 DualRateResult run_dual_rate(const std::string& input, const DualRateOptions& o, const std::string& out_dir,
-                             const decode::DecoderOptions& dec, bool show_progress) {
+                             const decode::DecoderOptions& dec, bool show_progress,
+                             std::array<decode::FrameBatch, 2>* keep) {
   decode::StreamRequest slow{decode::SamplingPlan::at_fps(o.slow_fps).range(o.from_seconds, o.to_seconds),
                              decode::FrameFormat::square(o.slow_size, o.resize)};
   decode::StreamRequest fast{decode::SamplingPlan::at_fps(o.fast_fps).range(o.from_seconds, o.to_seconds),
@@ -21,7 +22,11 @@ DualRateResult run_dual_rate(const std::string& input, const DualRateOptions& o,
   ProgressReporter reporter("sample " + input, show_progress);
   DualRateResult r;
   r.stats = reader.decode(
-      {slow, fast}, [&](decode::FrameChunk&& c) { (c.stream == 0 ? slow_out : fast_out).add(c); },
+      {slow, fast},
+      [&](decode::FrameChunk&& c) {
+        (c.stream == 0 ? slow_out : fast_out).add(c);
+        if (keep) (*keep)[static_cast<size_t>(c.stream)].append(c);
+      },
       reporter.callback());
   slow_out.close();
   fast_out.close();

@@ -28,11 +28,10 @@ void write_contact_sheet(const std::string& path, const std::vector<std::string>
   // Height: header, then per stream a title line and its rows of thumbnails.
   int height = kMargin + int(header.size()) * kLine;
   for (const SheetStream& s : streams) {
-    int64_t n = s.frames->shape[0];
-    int w = int(s.frames->shape[2]), h = int(s.frames->shape[1]);
-    int cols = std::max(1, (sheet_width - 2 * kMargin) / (w + 2));
+    const int64_t n = s.frames->size();
+    const int w = s.frames->width, h = s.frames->height;
+    const int cols = std::max(1, (sheet_width - 2 * kMargin) / (w + 2));
     height += kLine + kMargin + int((n + cols - 1) / cols) * (h + 2) + kMargin;
-    (void)w;
   }
   cv::Mat sheet(height, sheet_width, CV_8UC3, kBackground);
   int y = kMargin;
@@ -43,17 +42,17 @@ void write_contact_sheet(const std::string& path, const std::vector<std::string>
   for (const SheetStream& s : streams) {
     y += kLine + kMargin;
     text(sheet, s.title, {kMargin, y - 6}, 0.65, kText);
-    const int64_t n = s.frames->shape[0];
-    const int h = int(s.frames->shape[1]), w = int(s.frames->shape[2]);
+    const int64_t n = s.frames->size();
+    const int h = s.frames->height, w = s.frames->width;
     const int cols = std::max(1, (sheet_width - 2 * kMargin) / (w + 2));
     for (int64_t i = 0; i < n; ++i) {
       int x0 = kMargin + int(i % cols) * (w + 2);
       int y0 = y + int(i / cols) * (h + 2);
-      cv::Mat rgb(h, w, CV_8UC3, const_cast<uint8_t*>(s.frames->data.data() + i * int64_t(w) * h * 3));
+      cv::Mat rgb(h, w, CV_8UC3, const_cast<uint8_t*>(s.frames->frame(i)));
       cv::Mat cell = sheet(cv::Rect(x0, y0, w, h));
       cv::cvtColor(rgb, cell, cv::COLOR_RGB2BGR);
       char stamp[32];
-      std::snprintf(stamp, sizeof(stamp), "%.2fs", s.pts_seconds[size_t(i)]);
+      std::snprintf(stamp, sizeof(stamp), "%.2fs", s.frames->pts_seconds[size_t(i)]);
       text(sheet, stamp, {x0 + 4, y0 + h - 6}, w >= 200 ? 0.55 : 0.38, kStamp);
     }
     y += int((n + cols - 1) / cols) * (h + 2) + kMargin;

@@ -5,14 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "sfvu/base/npy.h"
+#include "sfvu/decode/video_reader.h"
 
 namespace sfvu::cli {
 
 struct SheetStream {
-  std::string title;                ///< e.g. "slow: 1 fps, 224x224"
-  const NpyArray* frames = nullptr;  ///< uint8 [T, H, W, 3] RGB
-  std::vector<double> pts_seconds;
+  std::string title;                       ///< e.g. "slow: 1 fps, 224x224"
+  const decode::FrameBatch* frames = nullptr;  ///< RGB frames with their times
 };
 
 /// Lays the streams out one under another, `columns` thumbnails per row for each stream,

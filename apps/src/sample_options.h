@@ -1,6 +1,7 @@
 // The dual-rate (slow + fast) sampling job shared by `sfvu sample` and `sfvu demo`.
 #pragma once
 
+#include <array>
 #include <limits>
 #include <string>
 
@@ -28,8 +29,10 @@ struct DualRateResult {
 void add_dual_rate_options(po::options_description& desc);
 DualRateOptions dual_rate_options(const po::variables_map& vm);
 
-/// One decode pass writing OUT/slow.npy, OUT/fast.npy and OUT/sample.json.
+/// One decode pass writing OUT/slow.npy, OUT/fast.npy and OUT/sample.json. With `keep`, the
+/// frames written are also kept in memory ([0] slow, [1] fast) for the caller to draw.
 DualRateResult run_dual_rate(const std::string& input, const DualRateOptions& options, const std::string& out_dir,
-                             const decode::DecoderOptions& decoder, bool show_progress);
+                             const decode::DecoderOptions& decoder, bool show_progress,
+                             std::array<decode::FrameBatch, 2>* keep = nullptr);
 
 }  // namespace sfvu::cli

@@ -12,7 +12,7 @@
 namespace sfvu::decode {
 
 struct VideoReader::Impl {
-  Impl(Source source, DecoderOptions options);
+  Impl(const Source& source, DecoderOptions options);
 
   /// Runs one pass (decode_pass.cpp).
   DecodeStats decode(const std::vector<StreamRequest>& requests, const ChunkSink& sink,
@@ -22,7 +22,6 @@ struct VideoReader::Impl {
   /// Returns false if the demuxer refused (the caller then decodes through).
   bool seek_to(const IndexEntry& kf);
 
-  Source source;
   DecoderOptions options;
   std::unique_ptr<MediaInput> input;
   int stream = -1;

@@ -31,7 +31,7 @@ int select_video_stream(AVFormatContext* ctx, int wanted, const std::string& nam
 
 }  // namespace
 
-VideoReader::Impl::Impl(Source src, DecoderOptions opts) : source(std::move(src)), options(std::move(opts)) {
+VideoReader::Impl::Impl(const Source& source, DecoderOptions opts) : options(std::move(opts)) {
   input = std::make_unique<MediaInput>(source, options.input);
   AVFormatContext* ctx = input->ctx();
   stream = select_video_stream(ctx, options.stream_index, input->name());
@@ -91,7 +91,7 @@ bool VideoReader::Impl::seek_to(const IndexEntry& kf) {
 }
 
 VideoReader::VideoReader(Source source, DecoderOptions options)
-    : impl_(std::make_unique<Impl>(std::move(source), std::move(options))) {}
+    : impl_(std::make_unique<Impl>(source, std::move(options))) {}
 
 VideoReader::~VideoReader() = default;
 
@@ -120,17 +120,12 @@ ReadResult VideoReader::read(const std::vector<StreamRequest>& requests, const P
   result.stats = decode(
       requests,
       [&](FrameChunk&& c) {
-        FrameBatch& b = result.streams[static_cast<size_t>(c.stream)];
         std::vector<int64_t>& s = slots[static_cast<size_t>(c.stream)];
-        b.width = c.width;
-        b.height = c.height;
         for (int64_t slot : c.slots) {
           if (!s.empty() && slot < s.back()) ordered[static_cast<size_t>(c.stream)] = false;
           s.push_back(slot);
         }
-        b.indices.insert(b.indices.end(), c.indices.begin(), c.indices.end());
-        b.pts_seconds.insert(b.pts_seconds.end(), c.pts_seconds.begin(), c.pts_seconds.end());
-        b.rgb.insert(b.rgb.end(), c.rgb.begin(), c.rgb.end());
+        result.streams[static_cast<size_t>(c.stream)].append(c);
       },
       progress);
   for (size_t k = 0; k < requests.size(); ++k) {
@@ -170,6 +165,14 @@ int64_t VideoReader::expected_frames(const SamplingPlan& plan) const {
   int64_t end = std::isfinite(plan.to_seconds) && ix.frame_at(plan.to_seconds) >= 0 ? ix.frame_at(plan.to_seconds) + 1
                                                                                      : ix.size();
   return std::max<int64_t>(0, end - first);
+}
+
+void FrameBatch::append(const FrameChunk& c) {
+  width = c.width;
+  height = c.height;
+  indices.insert(indices.end(), c.indices.begin(), c.indices.end());
+  pts_seconds.insert(pts_seconds.end(), c.pts_seconds.begin(), c.pts_seconds.end());
+  rgb.insert(rgb.end(), c.rgb.begin(), c.rgb.end());
 }
 
 MediaInfo probe(const Source& source, const DecoderOptions& options) {

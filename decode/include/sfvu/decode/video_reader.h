@@ -97,6 +97,8 @@ struct FrameBatch {
   Bytes rgb;                        ///< [n, height, width, 3]
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
   const uint8_t* frame(int64_t i) const { return rgb.data() + i * int64_t(width) * height * 3; }
+  /// Appends a chunk's frames (same stream, same size) after the ones held.
+  void append(const FrameChunk& chunk);
 };
 
 struct ReadResult {
