@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "bench_timing.h"
+#include "sfvu/pathways/slowfast_options.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "model_options.h"
@@ -18,14 +19,8 @@ namespace sfvu::cli {
 namespace {
 
 
-// Multiply-adds x 2 of one image through the vision tower (patch embedding, layers,
-// projection); LayerNorm, softmax and activations are not counted.
 double vision_flops(const pathways::ClipConfig& c) {
-  const auto& v = c.vision;
-  const double N = double(v.grid()) * v.grid(), T = N + 1, D = v.hidden_size, I = v.intermediate_size;
-  const double patch = 2 * N * (3.0 * v.patch_size * v.patch_size) * D;
-  const double layer = 8 * T * D * D + 4 * T * T * D + 4 * T * D * I;
-  return patch + v.num_hidden_layers * layer + 2 * D * c.projection_dim;
+  return pathways::vision_flops(c.vision, c.projection_dim, c.vision.image_size);
 }
 
 double gemm_gflops(int64_t m, int64_t k, int64_t n, torch::Dtype dtype, int repeat) {
@@ -87,11 +82,12 @@ int bench_clip(const Args& args) {
 }
 
 int cmd_bench(const Args& args) {
-  if (args.empty()) throw UsageError("bench: expected 'sfvu bench decode FILE...' or 'sfvu bench clip'");
+  if (args.empty()) throw UsageError("bench: expected 'sfvu bench decode FILE...', 'sfvu bench clip' or 'sfvu bench pathways'");
   Args rest(args.begin() + 1, args.end());
   if (args[0] == "decode") return bench_decode(rest);
   if (args[0] == "clip") return bench_clip(rest);
-  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip)");
+  if (args[0] == "pathways") return bench_pathways(rest);
+  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways)");
 }
 
 }  // namespace sfvu::cli

@@ -21,9 +21,12 @@ commands:
   tokenize --model DIR TEXT...   CLIP token ids, one JSON array per text
   embed --model DIR ...          CLIP embeddings of images, pixels or texts (.npy)
   extract --model DIR VIDEO...   per-clip CLIP features (.npz), and query features
+  ground --model DIR --query Q VIDEO...   when things happen: moments + per-clip saliency (JSON lines)
+  qa --model DIR --question Q --options "A|B|C" VIDEO...   multiple-choice answers with probabilities
   eval qvhighlights|charades-sta|mcqa --gt FILE --pred FILE   benchmark metrics as JSON
   bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
   bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
+  bench pathways       Slow/Fast pathways: FLOPs, time, low-res vs full-res fast tokens, peak memory
 )";
 
 }  // namespace
@@ -47,6 +50,8 @@ int main(int argc, char** argv) {
     if (command == "tokenize") return sfvu::cli::cmd_tokenize(args);
     if (command == "embed") return sfvu::cli::cmd_embed(args);
     if (command == "extract") return sfvu::cli::cmd_extract(args);
+    if (command == "ground") return sfvu::cli::cmd_ground(args);
+    if (command == "qa") return sfvu::cli::cmd_qa(args);
     if (command == "eval") return sfvu::cli::cmd_eval(args);
     std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -46,21 +46,9 @@ torch::Device parse_device(const std::string& name) {
   throw UsageError("--device must be cpu or cuda[:N], got '" + name + "'");
 }
 
-const pathways::ClipTokenizer& LoadedClip::require_tokenizer() const {
-  if (!tokenizer) throw UsageError("this model folder has no vocab.json/merges.txt: cannot tokenize text");
-  return *tokenizer;
-}
-
 LoadedClip load_clip(const ModelOptions& o) {
   if (o.threads > 0) pathways::configure_torch_runtime(o.threads);
-  LoadedClip clip;
-  clip.model = pathways::ClipModel(
-      pathways::ClipModelImpl::from_pretrained(o.model_dir, parse_dtype(o.dtype), parse_device(o.device)));
-  namespace fs = std::filesystem;
-  if (fs::exists(fs::path(o.model_dir) / "vocab.json") && fs::exists(fs::path(o.model_dir) / "merges.txt"))
-    clip.tokenizer = std::make_unique<pathways::ClipTokenizer>(pathways::ClipTokenizer::from_pretrained(o.model_dir));
-  clip.processor = pathways::ClipImageProcessor::from_pretrained(o.model_dir, clip.model->config().vision.image_size);
-  return clip;
+  return pathways::ClipBundle::load(o.model_dir, parse_dtype(o.dtype), parse_device(o.device));
 }
 
 int resolve_layer(int layer, int num_layers, const std::string& what) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "sfvu/pathways/clip_bundle.h"
 #include "sfvu/pathways/clip_model.h"
 #include "sfvu/pathways/clip_preprocess.h"
 #include "sfvu/pathways/clip_tokenizer.h"
@@ -30,13 +31,7 @@ torch::Device parse_device(const std::string& name);
 
 /// A loaded CLIP with its tokenizer (if the folder has vocab.json + merges.txt) and
 /// preprocessing.
-struct LoadedClip {
-  pathways::ClipModel model{nullptr};
-  std::unique_ptr<pathways::ClipTokenizer> tokenizer;
-  pathways::ClipImageProcessor processor;
-  /// The tokenizer, or a UsageError naming the folder if it has none.
-  const pathways::ClipTokenizer& require_tokenizer() const;
-};
+using LoadedClip = pathways::ClipBundle;
 LoadedClip load_clip(const ModelOptions& options);
 
 /// Runs the vision tower over preprocessed pixels [N, 3, H, W] in batches of `batch`,

@@ -1,5 +1,6 @@
 #include "sfvu/pathways/clip_model.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "sfvu/base/error.h"
@@ -58,6 +59,10 @@ TextOutput ClipModelImpl::text(const torch::Tensor& ids, bool keep_hidden_states
   TextOutput out = text_model->forward(ids, keep_hidden_states);
   if (parts_.text_projection) out.embeds = text_projection(out.pooled);
   return out;
+}
+
+double ClipModelImpl::logit_scale_exp() const {
+  return logit_scale.defined() ? std::exp(logit_scale.to(torch::kCPU, torch::kFloat64).item<double>()) : 1.0;
 }
 
 torch::Tensor ClipModelImpl::logits_per_image(const torch::Tensor& image_embeds, const torch::Tensor& text_embeds) {

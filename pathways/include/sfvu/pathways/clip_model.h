@@ -124,6 +124,9 @@ class ClipModelImpl : public torch::nn::Module {
   TextOutput text(const torch::Tensor& ids, bool keep_hidden_states = false);
   /// exp(logit_scale) * normalize(image_embeds) @ normalize(text_embeds)^T: [Bi, Bt]
   torch::Tensor logits_per_image(const torch::Tensor& image_embeds, const torch::Tensor& text_embeds);
+  /// exp(logit_scale): the temperature CLIP's logits are scaled by (100 in trained models);
+  /// 1 when the checkpoint has none (vision-only).
+  double logit_scale_exp() const;
 
   const ClipConfig& config() const { return config_; }
   const ClipParts& parts() const { return parts_; }

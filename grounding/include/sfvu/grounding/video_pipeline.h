@@ -1,0 +1,84 @@
+// sfvu/grounding/video_pipeline.h: model folder -> per-video sessions -> grounding and QA.
+//
+// Usage:
+//   auto pipeline = VideoPipeline::load("clip-vit-base-patch32/", PipelineOptions{});
+//   auto session = pipeline->open("talk.mp4");         // decodes + encodes once (or cache hit)
+//   GroundingResult g = session->ground("a man waves");  // any number of queries
+//   QaResult a = session->answer("what is he holding?", {"a cup", "a phone", "a ball"});
+//
+// Model and session are separate (../shared/STYLE.md rule 4): the pipeline holds the weights
+// and is immutable and shareable across threads; a session holds one video's tokens.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sfvu/base/progress.h"
+#include "sfvu/decode/video_reader.h"
+#include "sfvu/grounding/training_free_head.h"
+#include "sfvu/grounding/video_head.h"
+#include "sfvu/pathways/slowfast_encoder.h"
+
+namespace sfvu::grounding {
+
+struct PipelineOptions {
+  pathways::SlowFastOptions slowfast;
+  TrainingFreeOptions head;
+  std::string cache_dir;            ///< token cache folder; "" = no cache
+  decode::DecoderOptions decoder;
+  torch::Dtype dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;
+};
+
+class VideoSession;
+
+class VideoPipeline : public std::enable_shared_from_this<VideoPipeline> {
+ public:
+  /// Loads `model_dir`: a CLIP folder (Hugging Face layout) gives the training-free head.
+  /// Throws IoError / FormatError naming the folder and the problem.
+  static std::shared_ptr<const VideoPipeline> load(const std::string& model_dir, const PipelineOptions& options);
+  /// Build with std::make_shared: sessions keep the pipeline alive.
+  VideoPipeline(std::shared_ptr<const pathways::ClipBundle> clip, std::shared_ptr<const VideoHead> head,
+                PipelineOptions options);
+
+  /// Opens `video` and gets its tokens: from the cache when valid, else by decoding and
+  /// encoding (then stored). Throws what the decoder throws (IoError/FormatError naming the
+  /// file), Cancelled when `progress` returns false.
+  std::unique_ptr<VideoSession> open(const std::string& video, const ProgressCallback& progress = {}) const;
+  /// The same for an already opened reader (live or in-memory inputs: never cached).
+  std::unique_ptr<VideoSession> open(decode::VideoReader& reader, const std::string& name,
+                                     const ProgressCallback& progress = {}) const;
+
+  const PipelineOptions& options() const { return options_; }
+  const pathways::SlowFastEncoder& encoder() const { return encoder_; }
+  const VideoHead& head() const { return *head_; }
+  const pathways::ClipBundle& clip() const { return *clip_; }
+
+ private:
+  std::shared_ptr<const pathways::ClipBundle> clip_;
+  std::shared_ptr<const VideoHead> head_;
+  PipelineOptions options_;
+  pathways::SlowFastEncoder encoder_;
+};
+
+class VideoSession {
+ public:
+  VideoSession(std::shared_ptr<const VideoPipeline> pipeline, std::string video, pathways::VideoTokens tokens);
+  GroundingResult ground(const std::string& query) const { return pipeline_->head().ground(tokens_, query); }
+  QaResult answer(const std::string& question, const std::vector<std::string>& options) const {
+    return pipeline_->head().answer(tokens_, question, options);
+  }
+  const std::string& video() const { return video_; }
+  const pathways::VideoTokens& tokens() const { return tokens_; }
+  bool from_cache = false;        ///< tokens came from the token cache
+  std::string plan;               ///< SlowFastPlan::describe() of the encoding (empty if cached)
+  pathways::EncodeStats stats;    ///< zero when cached
+
+ private:
+  std::shared_ptr<const VideoPipeline> pipeline_;
+  std::string video_;
+  pathways::VideoTokens tokens_;
+};
+
+}  // namespace sfvu::grounding

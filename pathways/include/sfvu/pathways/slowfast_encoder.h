@@ -1,0 +1,76 @@
+// sfvu/pathways/slowfast_encoder.h: a video -> its Slow and Fast tokens, chunk by chunk.
+//
+// Usage:
+//   auto clip = ClipBundle::load("clip-vit-base-patch32/");
+//   SlowFastEncoder encoder(clip, SlowFastOptions::preset("default"));
+//   decode::VideoReader reader(decode::Source::path("talk.mp4"));
+//   VideoTokens tokens = encoder.encode(reader);      // tokens.layout(): [N, D]
+//
+// One decode pass serves both pathways: each pathway is a decoder stream resized by the
+// decoder to its input size (crop or stretch), and every chunk of `batch` frames goes through
+// the backbone as soon as it is decoded, then is dropped. Memory is the tokens kept plus one
+// chunk per stream, whatever the video's length (the token budget bounds the tokens).
+//
+// Thread safety: the encoder is immutable; encode() may run concurrently on different readers
+// (the backbone is shared read-only).
+#pragma once
+
+#include <torch/torch.h>
+
+#include "sfvu/base/progress.h"
+#include "sfvu/decode/video_reader.h"
+#include "sfvu/pathways/clip_bundle.h"
+#include "sfvu/pathways/slowfast_options.h"
+#include "sfvu/pathways/token_planner.h"
+#include "sfvu/pathways/video_tokens.h"
+
+namespace sfvu::pathways {
+
+struct EncodeStats {
+  decode::DecodeStats decode;
+  int64_t frames_slow = 0, frames_fast = 0;  ///< frames that reached each pathway
+  int64_t backbone_images = 0;               ///< images through the backbone (shared frames once)
+  double backbone_gflop = 0;                 ///< FLOPs spent in the backbone (vision_flops)
+  double backbone_seconds = 0;               ///< wall time inside the backbone
+  double total_seconds = 0;                  ///< wall time of encode()
+};
+
+/// Per-frame output of the backbone for one pathway.
+struct PathwayOutput {
+  torch::Tensor tokens;  ///< [T, tokens_h, tokens_w, D] float32 CPU
+  torch::Tensor embeds;  ///< [T, P] float32 CPU (pooled output if the model has no projection)
+};
+
+class SlowFastEncoder {
+ public:
+  SlowFastEncoder(ClipBundle clip, SlowFastOptions options);
+
+  const SlowFastOptions& options() const { return options_; }
+  const ClipBundle& clip() const { return clip_; }
+  /// The hidden-state index tokens come from (0..num_layers).
+  int layer_index() const { return layer_; }
+
+  /// The plan for this input (its duration and, for sf-llava, its frame index).
+  SlowFastPlan plan(const decode::VideoReader& reader) const;
+
+  /// Decodes and encodes `reader`'s video along plan(reader). `progress` may cancel (throws
+  /// Cancelled). Throws what the decoder throws; frames the decoder cannot serve are left
+  /// out (stats.decode has the counts).
+  VideoTokens encode(decode::VideoReader& reader, const ProgressCallback& progress = {},
+                     EncodeStats* stats = nullptr) const;
+  VideoTokens encode(decode::VideoReader& reader, const SlowFastPlan& plan, const ProgressCallback& progress = {},
+                     EncodeStats* stats = nullptr) const;
+
+  /// The backbone and pooling for frames already at the pathway's input size:
+  /// uint8 [T, S, S, 3] (S = pathway.input_size) -> tokens and embeddings.
+  PathwayOutput encode_frames(const torch::Tensor& frames, const PathwayPlan& pathway) const;
+  /// Pools backbone grids [T, grid_h, grid_w, D] as `pathway` says.
+  static torch::Tensor pool(const torch::Tensor& grid, const PathwayPlan& pathway);
+
+ private:
+  ClipBundle clip_;
+  SlowFastOptions options_;
+  int layer_ = 0;
+};
+
+}  // namespace sfvu::pathways
