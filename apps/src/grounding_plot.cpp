@@ -6,94 +6,21 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "plot_thumbnails.h"
 #include "sfvu/base/error.h"
 
 namespace sfvu::cli {
 namespace {
 
-// Layout, in pixels. The plot area is [kPlotLeft, kWidth - kPlotRight) x
-// [kPlotTop, kPlotTop + kPlotHeight); moment labels sit in lanes just above it.
-constexpr int kWidth = 1280;
-constexpr int kPlotLeft = 72, kPlotRight = 28;
-constexpr int kLabelLane = 18, kLabelLanes = 3;
-constexpr int kPlotTop = 78 + kLabelLane * kLabelLanes;
-constexpr int kPlotHeight = 300;
-constexpr int kAxisBand = 52;                     // tick labels and axis caption under the plot
-constexpr int kThumbHeight = 76, kThumbGap = 6;   // strip cell height (most), gap between cells
-constexpr int kThumbMinHeight = 48;               // cells shrink to this before thinning
-constexpr int kThumbLead = 22, kThumbStamp = 18;  // tick/leader above a cell, time under it
-constexpr int kBottomMargin = 14;
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+using namespace plot;  // layout, shared colours, text/time helpers, Axes, thumbnail strip
 
-// Colours (BGR).
-const cv::Scalar kWhite(255, 255, 255);
-const cv::Scalar kInk(35, 35, 35);
-const cv::Scalar kMuted(110, 110, 110);
-const cv::Scalar kGrid(232, 232, 232);
-const cv::Scalar kAxis(120, 120, 120);
+// Colours of the curve and the moment bands (BGR); the shared ones are in plot_thumbnails.h.
 const cv::Scalar kCurve(170, 85, 25);        // dark blue
 const cv::Scalar kCurveFill(245, 225, 205);  // pale blue, under the curve
 const cv::Scalar kTop1(20, 95, 235);         // strong orange
 const cv::Scalar kOther(150, 130, 110);      // muted slate
 const cv::Scalar kOtherInk(110, 90, 70);
 constexpr double kTop1Alpha = 0.30, kOtherAlpha = 0.16;
-
-int plot_width() { return kWidth - kPlotLeft - kPlotRight; }
-
-// Hershey fonts draw ASCII only: one '?' per UTF-8 sequence, spaces for control characters.
-std::string ascii_only(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      out += '?';
-      while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) ++i;
-    } else {
-      out += c < 0x20 || c == 0x7F ? ' ' : char(c);
-    }
-  }
-  return out;
-}
-
-int text_width(const std::string& s, double scale, int thickness = 1) {
-  int baseline = 0;
-  return cv::getTextSize(s, kFont, scale, thickness, &baseline).width;
-}
-
-void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& color,
-          int thickness = 1) {
-  cv::putText(img, s, at, kFont, scale, color, thickness, cv::LINE_AA);
-}
-
-// Cuts `s` with "..." so that it fits in `max_width` pixels.
-std::string fit_text(std::string s, int max_width, double scale, int thickness = 1) {
-  if (text_width(s, scale, thickness) <= max_width) return s;
-  while (!s.empty() && text_width(s + "...", scale, thickness) > max_width) s.pop_back();
-  return s + "...";
-}
-
-// Times: seconds with one decimal for short videos, m:ss from 2 minutes (a 1-hour video still
-// reads "45:10", shorter than "0:45:10"), h:mm:ss from 100 minutes.
-enum class TimeStyle { kSeconds, kMinutes, kHours };
-
-TimeStyle time_style(double duration_seconds) {
-  if (duration_seconds >= 6000) return TimeStyle::kHours;
-  return duration_seconds >= 120 ? TimeStyle::kMinutes : TimeStyle::kSeconds;
-}
-
-std::string format_time(double t, TimeStyle style, int decimals = 1) {
-  char buf[32];
-  if (style == TimeStyle::kSeconds) {
-    std::snprintf(buf, sizeof(buf), "%.*f", decimals, t);
-  } else {
-    const long s = std::lround(std::max(0.0, t));
-    if (style == TimeStyle::kHours)
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    else
-      std::snprintf(buf, sizeof(buf), "%ld:%02ld", s / 60, s % 60);
-  }
-  return buf;
-}
 
 std::string format_span(double start, double end, TimeStyle style) {
   const std::string unit = style == TimeStyle::kSeconds ? " s" : "";
@@ -131,18 +58,6 @@ double axis_seconds(const GroundingPlot& plot) {
   return end > 0 ? end : 1.0;
 }
 
-struct Axes {
-  double seconds = 1;
-  double y_lo = 0, y_hi = 1;
-  int x(double t) const {
-    t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, seconds);
-    return kPlotLeft + int(std::lround(t / seconds * plot_width()));
-  }
-  int y(double v) const {
-    return kPlotTop + kPlotHeight - int(std::lround((v - y_lo) / (y_hi - y_lo) * kPlotHeight));
-  }
-};
-
 // Auto-scale from the curve's min to max with 8% margins; a flat curve gets a unit window.
 void scale_y(const std::vector<float>& saliency, Axes& axes) {
   double lo = INFINITY, hi = -INFINITY;
@@ -156,13 +71,6 @@ void scale_y(const std::vector<float>& saliency, Axes& axes) {
   } else {
     axes.y_lo = lo - 0.08 * span, axes.y_hi = hi + 0.08 * span;
   }
-}
-
-void blend_rect(cv::Mat& img, cv::Rect r, const cv::Scalar& color, double alpha) {
-  r &= cv::Rect(0, 0, img.cols, img.rows);
-  if (r.empty()) return;
-  cv::Mat roi = img(r);
-  cv::addWeighted(roi, 1 - alpha, cv::Mat(roi.size(), roi.type(), color), alpha, 0, roi);
 }
 
 void draw_grid_and_axes(cv::Mat& img, const Axes& axes) {
@@ -363,96 +271,13 @@ void draw_legend(cv::Mat& img, int right, int baseline) {
   }
 }
 
-bool thumbnail_ok(const PlotThumbnail& t) {
-  return t.width > 0 && t.height > 0 && std::isfinite(t.pts_seconds) &&
-         t.rgb.size() >= size_t(t.width) * size_t(t.height) * 3;
-}
-
-// Strip cells all take the first thumbnail's aspect (clamped), and shrink (down to
-// kThumbMinHeight) so that all thumbnails fit; beyond that they are thinned out.
-double thumb_aspect(const std::vector<const PlotThumbnail*>& thumbs) {
-  return std::clamp(double(thumbs.front()->width) / thumbs.front()->height, 0.5, 2.4);
-}
-
-int thumb_cell_height(const std::vector<const PlotThumbnail*>& thumbs) {
-  const int n = int(thumbs.size());
-  return std::clamp(int(((plot_width() + kThumbGap) / n - kThumbGap) / thumb_aspect(thumbs)),
-                    kThumbMinHeight, kThumbHeight);
-}
-
-// Thumbnails in one row under the axis: cells of one size, centred on their time where
-// possible, thinned evenly when too many, nudged apart so none overlap; a leader joins each
-// cell to a tick at its exact time.
-void draw_thumbnails(cv::Mat& img, const Axes& axes,
-                     const std::vector<const PlotThumbnail*>& thumbs, int strip_top) {
-  const int n = int(thumbs.size());
-  const int cell_h = thumb_cell_height(thumbs);
-  const int cell_w = int(std::lround(cell_h * thumb_aspect(thumbs)));
-  const int fit = std::max(1, (plot_width() + kThumbGap) / (cell_w + kThumbGap));
-  std::vector<const PlotThumbnail*> shown;
-  if (n <= fit) {
-    shown = thumbs;
-  } else if (fit == 1) {
-    shown = {thumbs[thumbs.size() / 2]};
-  } else {
-    for (int i = 0; i < fit; ++i)
-      shown.push_back(
-          thumbs[size_t(std::lround(double(i) * double(thumbs.size() - 1) / (fit - 1)))]);
-  }
-  // Left edges: centred on the time, pushed right past the previous cell, then pulled back
-  // left from the right end; `fit` guarantees the row fits.
-  const int lo = kPlotLeft, hi = kWidth - kPlotRight - cell_w;
-  std::vector<int> left(shown.size());
-  for (size_t i = 0; i < shown.size(); ++i) {
-    left[i] = std::clamp(axes.x(shown[i]->pts_seconds) - cell_w / 2, lo, hi);
-    if (i > 0) left[i] = std::max(left[i], left[i - 1] + cell_w + kThumbGap);
-  }
-  for (size_t i = shown.size(); i-- > 0;) {
-    left[i] = std::min(left[i], i + 1 < shown.size() ? left[i + 1] - cell_w - kThumbGap : hi);
-  }
-  const TimeStyle style = time_style(axes.seconds);
-  const int cell_top = strip_top + kThumbLead;
-  // The tick row is the thumbnails' own little time axis.
-  cv::line(img, {kPlotLeft, strip_top}, {kWidth - kPlotRight, strip_top}, kGrid, 1);
-  for (size_t i = 0; i < shown.size(); ++i) {
-    const PlotThumbnail& t = *shown[i];
-    const int tick_x = axes.x(t.pts_seconds), centre = left[i] + cell_w / 2;
-    cv::line(img, {tick_x, strip_top}, {tick_x, strip_top + 6}, kInk, 2);
-    cv::line(img, {tick_x, strip_top + 6}, {centre, cell_top - 1}, kAxis, 1, cv::LINE_AA);
-    // Letterbox the frame into the cell.
-    const double s = std::min(double(cell_w) / t.width, double(cell_h) / t.height);
-    const int w = std::max(1, int(t.width * s)), h = std::max(1, int(t.height * s));
-    const cv::Rect cell(left[i], cell_top, cell_w, cell_h);
-    img(cell).setTo(cv::Scalar(40, 40, 40));
-    cv::Mat rgb(t.height, t.width, CV_8UC3, const_cast<uint8_t*>(t.rgb.data()));
-    cv::Mat bgr, scaled;
-    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    cv::resize(bgr, scaled, {w, h}, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-    scaled.copyTo(img(cv::Rect(cell.x + (cell_w - w) / 2, cell.y + (cell_h - h) / 2, w, h)));
-    cv::rectangle(img, cell, kAxis, 1);
-    const std::string stamp = format_time(t.pts_seconds, style, axes.seconds < 30 ? 2 : 1);
-    const double stamp_scale = cell_w >= 60 ? 0.38 : 0.32;
-    const int stamp_w = text_width(stamp, stamp_scale);
-    if (stamp_w <= cell_w + kThumbGap - 2)  // too narrow a cell: the tick alone gives the time
-      text(img, stamp, {centre - stamp_w / 2, cell_top + cell_h + 14}, stamp_scale, kMuted);
-  }
-}
-
 cv::Mat render_bgr(const GroundingPlot& plot) {
   Axes axes;
   axes.seconds = axis_seconds(plot);
   scale_y(plot.saliency, axes);
-  std::vector<const PlotThumbnail*> thumbs;
-  for (const PlotThumbnail& t : plot.thumbnails)
-    if (thumbnail_ok(t)) thumbs.push_back(&t);
-  std::stable_sort(thumbs.begin(), thumbs.end(),
-                   [](const PlotThumbnail* a, const PlotThumbnail* b) {
-                     return a->pts_seconds < b->pts_seconds;
-                   });
+  const std::vector<const PlotThumbnail*> thumbs = drawable_thumbnails(plot.thumbnails);
   const int strip_top = kPlotTop + kPlotHeight + kAxisBand;
-  const int height = strip_top +
-                     (thumbs.empty() ? 0 : kThumbLead + thumb_cell_height(thumbs) + kThumbStamp) +
-                     kBottomMargin;
+  const int height = strip_top + thumbnail_strip_height(thumbs) + kBottomMargin;
   cv::Mat img(height, kWidth, CV_8UC3, kWhite);
 
   // Header: title with duration, legend on its right, query under it.

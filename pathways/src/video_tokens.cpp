@@ -91,7 +91,7 @@ VideoTokens load_video_tokens(const std::string& path, std::map<std::string, std
 }
 
 std::string stable_hash_hex(const std::string& text) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;
