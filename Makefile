@@ -28,6 +28,7 @@ test-fast: build
 
 bench: build
 	@bash apps/bench/decode_bench.sh $(BUILD_DIR)
+	@bash apps/bench/pathways_bench.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -68,7 +68,7 @@ struct BackboneOutput {
   torch::Tensor embeds;  // [T, P] float32 CPU
 };
 
-BackboneOutput run_backbone(const ClipBundle& clip, int layer, const torch::Tensor& frames) {
+BackboneOutput run_backbone_batch(const ClipBundle& clip, int layer, const torch::Tensor& frames) {
   torch::NoGradGuard no_grad;
   ClipModel model = clip.model;
   torch::Tensor pixels = clip.processor.normalize(frames).to(model->device(), model->dtype());
@@ -81,6 +81,18 @@ BackboneOutput run_backbone(const ClipBundle& clip, int layer, const torch::Tens
   return out;
 }
 
+// Frames [T, S, S, 3] in forward passes of at most `batch` frames.
+BackboneOutput run_backbone(const ClipBundle& clip, int layer, const torch::Tensor& frames, int batch) {
+  if (frames.size(0) <= batch) return run_backbone_batch(clip, layer, frames);
+  std::vector<torch::Tensor> grids, embeds;
+  for (int64_t i = 0; i < frames.size(0); i += batch) {
+    BackboneOutput b = run_backbone_batch(clip, layer, frames.slice(0, i, std::min<int64_t>(frames.size(0), i + batch)));
+    grids.push_back(b.grid);
+    embeds.push_back(b.embeds);
+  }
+  return {torch::cat(grids), torch::cat(embeds)};
+}
+
 }  // namespace
 
 PathwayOutput SlowFastEncoder::encode_frames(const torch::Tensor& frames, const PathwayPlan& pathway) const {
@@ -88,7 +100,7 @@ PathwayOutput SlowFastEncoder::encode_frames(const torch::Tensor& frames, const 
       frames.size(3) != 3 || frames.scalar_type() != torch::kUInt8)
     throw UsageError("encode_frames: expected uint8 [T, " + std::to_string(pathway.input_size) + ", " +
                      std::to_string(pathway.input_size) + ", 3] frames");
-  BackboneOutput b = run_backbone(clip_, layer_, frames);
+  BackboneOutput b = run_backbone(clip_, layer_, frames, options_.batch);
   return {pool(b.grid, pathway), b.embeds};
 }
 
@@ -120,13 +132,11 @@ VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const SlowFastP
   Collected slow, fast;
   // Shared frames can arrive for several slow slots; keep (slow slot, row) to order them.
   std::vector<std::pair<int64_t, int64_t>> shared_order;
-  decode::DecoderOptions dummy;
-  (void)dummy;
   auto sink = [&](decode::FrameChunk&& c) {
     if (c.size() == 0) return;
     torch::Tensor frames = torch::from_blob(c.rgb.data(), {c.size(), c.height, c.width, 3}, torch::kUInt8);
     const double t0 = now_seconds();
-    BackboneOutput b = run_backbone(clip_, layer_, frames);
+    BackboneOutput b = run_backbone(clip_, layer_, frames, options_.batch);
     st.backbone_seconds += now_seconds() - t0;
     st.backbone_images += c.size();
     st.backbone_gflop += c.size() * vision_flops(vision, projection, c.width) / 1e9;

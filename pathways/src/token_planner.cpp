@@ -135,7 +135,7 @@ SlowFastPlan plan_tokens(const SlowFastOptions& o, const ClipVisionConfig& visio
                          const decode::FrameIndex* index) {
   o.validate();
   if (!(duration_seconds > 0) || !std::isfinite(duration_seconds))
-    throw UsageError("cannot plan tokens for a video of unknown or zero duration");
+    throw FormatError("the video's duration is unknown or zero (a live input?): cannot plan its frames");
   SlowFastPlan plan;
   plan.duration_seconds = duration_seconds;
   plan.slow = grid_plan("slow", o.slow, vision);

@@ -156,7 +156,7 @@ TEST(TokenPlanner, SfLlavaPresetReproducesTheReferenceLayout) {
 }
 
 TEST(TokenPlanner, ErrorsNameTheProblem) {
-  test::expect_error<UsageError>([] { plan_tokens(SlowFastOptions{}, kB32, 0.0); }, {"duration"});
+  test::expect_error<FormatError>([] { plan_tokens(SlowFastOptions{}, kB32, 0.0); }, {"duration"});
   test::expect_error<FormatError>([] { plan_tokens(SlowFastOptions::preset("sf-llava"), kL14, 5.0, nullptr); },
                                   {"frame index"});
   SlowFastOptions o;

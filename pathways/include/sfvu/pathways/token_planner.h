@@ -57,7 +57,7 @@ struct SlowFastPlan {
 /// needed only for SF-LLaVA sampling, which picks frames by index; their times are then the
 /// indexed frames' pts. A pool larger than the grid keeps the grid. Throws UsageError (bad
 /// options, odd grid width with pair pooling, an input smaller than one patch) or
-/// FormatError (SF-LLaVA sampling without an index).
+/// FormatError (unknown duration, SF-LLaVA sampling without an index).
 SlowFastPlan plan_tokens(const SlowFastOptions& options, const ClipVisionConfig& vision, double duration_seconds,
                          const decode::FrameIndex* index = nullptr);
 
