@@ -147,7 +147,7 @@ int bench_pathways(const Args& args) {
     pathways::EncodeStats st;
     pathways::SlowFastPlan p = e.plan(r);
     pathways::VideoTokens t = e.encode(r, p, {}, &st);
-    std::cout << std::setprecision(2) << "  " << std::left << std::setw(22) << name << std::right << p.describe()
+    std::cout << std::setprecision(2) << "  " << std::left << std::setw(24) << name << std::right << p.describe()
               << "\n    " << st.backbone_images << " backbone images, " << st.backbone_gflop << " GFLOP, "
               << st.total_seconds << " s (backbone " << st.backbone_seconds << " s)\n";
     return st.total_seconds;
