@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "commands.h"
 #include "grounding_plot.h"
@@ -21,6 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// 0.7, not 0.69999999999999996, in --help.
+std::string short_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 json ground_line(const std::string& video, const std::string& query, const grounding::GroundingResult& g) {
   json moments = json::array();
   for (const auto& m : g.moments) moments.push_back({m.start_seconds, m.end_seconds, m.score});
@@ -28,7 +36,8 @@ json ground_line(const std::string& video, const std::string& query, const groun
               {"clip_seconds", g.clip_seconds}, {"moments", moments}, {"saliency", g.saliency}};
 }
 
-// Up to `n` slow frames (evenly chosen), about 96 px tall, for the plot's strip.
+// Up to `n` slow frames (evenly chosen), about 96 px tall, for the plot's strip. A second,
+// sparse decode: the session may come from the token cache, which keeps tokens, not pixels.
 std::vector<PlotThumbnail> thumbnails(const grounding::VideoSession& s, const decode::DecoderOptions& dec, size_t n) {
   const auto& pts = s.tokens().slow_pts_seconds;
   std::vector<double> times;
@@ -67,7 +76,8 @@ int cmd_ground(const Args& args) {
       ("plot", po::value<std::string>(), "PNG of the saliency curve, moments and slow-frame thumbnails "
                                          "(several videos/queries: FILE-<video>-q<k>.png)")
       ("max-moments", po::value<int64_t>()->default_value(grounding::MomentOptions{}.max_moments), "moments per query")
-      ("nms-iou", po::value<double>()->default_value(grounding::MomentOptions{}.nms_iou), "NMS IoU threshold")
+      ("nms-iou", po::value<double>()->default_value(grounding::MomentOptions{}.nms_iou, short_number(grounding::MomentOptions{}.nms_iou)),
+       "NMS IoU threshold")
       ("quiet,q", "no progress on stderr");
   add_pipeline_options(desc);
   po::positional_options_description pos;

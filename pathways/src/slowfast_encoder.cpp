@@ -125,13 +125,11 @@ VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const SlowFastP
   requests.push_back({decode::SamplingPlan::at(plan.fast.times_seconds), fmt(plan.fast.input_size)});
   if (!plan.shared_frames)
     requests.push_back({decode::SamplingPlan::at(plan.slow.times_seconds), fmt(plan.slow.input_size)});
-  // Fast slot -> slow slot, for shared frames (slots are request positions).
-  std::vector<int64_t> slow_slot_of(plan.fast.times_seconds.size(), -1);
-  for (size_t j = 0; j < plan.slow_positions.size(); ++j) slow_slot_of[size_t(plan.slow_positions[j])] = int64_t(j);
+  // Shared frames: which fast slots (request positions) are slow frames too.
+  std::vector<bool> is_slow(plan.fast.times_seconds.size(), false);
+  for (int64_t p : plan.slow_positions) is_slow[size_t(p)] = true;
 
   Collected slow, fast;
-  // Shared frames can arrive for several slow slots; keep (slow slot, row) to order them.
-  std::vector<std::pair<int64_t, int64_t>> shared_order;
   auto sink = [&](decode::FrameChunk&& c) {
     if (c.size() == 0) return;
     torch::Tensor frames = torch::from_blob(c.rgb.data(), {c.size(), c.height, c.width, 3}, torch::kUInt8);
@@ -150,11 +148,7 @@ VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const SlowFastP
     if (!plan.shared_frames) return;
     std::vector<int64_t> rows;
     for (int64_t i = 0; i < c.size(); ++i) {
-      const int64_t s = slow_slot_of[size_t(c.slots[size_t(i)])];
-      if (s >= 0) {
-        rows.push_back(i);
-        shared_order.emplace_back(s, int64_t(slow.pts.size() + rows.size() - 1));
-      }
+      if (is_slow[size_t(c.slots[size_t(i)])]) rows.push_back(i);  // in time order, as the fast frames
     }
     if (rows.empty()) return;
     torch::Tensor idx = torch::tensor(rows, torch::kInt64);
