@@ -92,8 +92,7 @@ int cmd_ground(const Args& args) {
   grounding::PipelineOptions po_ = pipeline_options(vm);
   po_.head.moments.max_moments = vm["max-moments"].as<int64_t>();
   po_.head.moments.nms_iou = vm["nms-iou"].as<double>();
-  ModelOptions mo = model_options(vm);
-  auto pipeline = grounding::VideoPipeline::load(mo.model_dir, po_);
+  auto pipeline = load_pipeline(vm, po_);
   JsonLinesOut out(vm["out"].as<std::string>());
   const bool several_plots = videos.size() * queries.size() > 1;
   return run_video_batch("ground", *pipeline, videos, out, !vm.count("quiet"), [&](const grounding::VideoSession& s) {

@@ -45,7 +45,7 @@ int cmd_qa(const Args& args) {
   const auto options = split_options(vm["options"].as<std::string>());
   const auto videos = vm.count("video") ? vm["video"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (videos.empty()) throw UsageError("qa: give at least one video");
-  auto pipeline = load_pipeline(vm);
+  auto pipeline = load_pipeline(vm, pipeline_options(vm));
   JsonLinesOut out(vm["out"].as<std::string>());
   return run_video_batch("qa", *pipeline, videos, out, !vm.count("quiet"), [&](const grounding::VideoSession& s) {
     grounding::QaResult r = s.answer(question, options);

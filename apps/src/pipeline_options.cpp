@@ -97,8 +97,8 @@ grounding::PipelineOptions pipeline_options(const po::variables_map& vm) {
   return o;
 }
 
-std::shared_ptr<const grounding::VideoPipeline> load_pipeline(const po::variables_map& vm) {
-  grounding::PipelineOptions o = pipeline_options(vm);
+std::shared_ptr<const grounding::VideoPipeline> load_pipeline(const po::variables_map& vm,
+                                                              const grounding::PipelineOptions& o) {
   ModelOptions mo = model_options(vm);
   if (mo.threads > 0) pathways::configure_torch_runtime(mo.threads);
   return grounding::VideoPipeline::load(mo.model_dir, o);

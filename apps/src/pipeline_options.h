@@ -15,7 +15,9 @@ namespace sfvu::cli {
 void add_pipeline_options(po::options_description& desc);
 /// The options as given: the preset first, then every flag the user set explicitly.
 grounding::PipelineOptions pipeline_options(const po::variables_map& vm);
-/// Loads the model and builds the pipeline (honours --torch-threads).
-std::shared_ptr<const grounding::VideoPipeline> load_pipeline(const po::variables_map& vm);
+/// Loads the model and builds the pipeline with `options` (from pipeline_options(vm), maybe
+/// adjusted by the command); honours --torch-threads.
+std::shared_ptr<const grounding::VideoPipeline> load_pipeline(const po::variables_map& vm,
+                                                              const grounding::PipelineOptions& options);
 
 }  // namespace sfvu::cli

@@ -130,7 +130,12 @@ TEST(SlowFastEncoder, LayerOutOfRangeIsAUsageError) {
 
 TEST(SlowFastEncoder, DecoderErrorsNameTheFile) {
   SlowFastEncoder encoder(tiny(), SlowFastOptions{});
-  test::expect_error<IoError>([&] { decode::VideoReader r(decode::Source::path("/no/such/video.mp4")); }, {"/no/such/video.mp4"});
+  test::expect_error<IoError>(
+      [&] {
+        decode::VideoReader r(decode::Source::path("/no/such/video.mp4"));
+        encoder.encode(r);
+      },
+      {"/no/such/video.mp4"});
 }
 
 TEST(VideoTokens, SaveLoadRoundTrip) {
