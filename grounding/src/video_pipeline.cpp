@@ -1,5 +1,7 @@
 #include "sfvu/grounding/video_pipeline.h"
 
+#include "sfvu/grounding/learned_head.h"
+
 #include <filesystem>
 
 #include "sfvu/base/error.h"
@@ -8,6 +10,16 @@
 namespace sfvu::grounding {
 
 std::shared_ptr<const VideoPipeline> VideoPipeline::load(const std::string& model_dir, const PipelineOptions& options) {
+  if (LearnedModelConfig::is_learned_model_dir(model_dir)) {
+    // A trained model samples and pools exactly as it was trained: its own SlowFast options.
+    auto model = LearnedModelImpl::load(model_dir, options.device);
+    PipelineOptions learned = options;
+    learned.slowfast = model->config().slowfast;
+    learned.dtype = torch::kFloat32;
+    auto clip = std::make_shared<const pathways::ClipBundle>(model->bundle(model_dir));
+    auto head = std::make_shared<const LearnedHead>(model);
+    return std::make_shared<const VideoPipeline>(clip, head, learned);
+  }
   auto clip = std::make_shared<const pathways::ClipBundle>(
       pathways::ClipBundle::load(model_dir, options.dtype, options.device));
   auto head = std::make_shared<const TrainingFreeHead>(clip, options.head);

@@ -12,9 +12,6 @@
 namespace sfvu::pathways {
 namespace fs = std::filesystem;
 
-namespace {
-
-// Absolute folder + config text + every weights file's size and mtime.
 std::string folder_fingerprint(const std::string& dir) {
   std::ostringstream s;
   std::error_code ec;
@@ -34,8 +31,6 @@ std::string folder_fingerprint(const std::string& dir) {
   }
   return stable_hash_hex(s.str());
 }
-
-}  // namespace
 
 ClipBundle ClipBundle::load(const std::string& dir, torch::Dtype dtype, torch::Device device) {
   ClipBundle b;

@@ -1,6 +1,7 @@
 #include "sfvu/pathways/clip_config.h"
 
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "sfvu/base/error.h"
@@ -70,35 +71,81 @@ Activation parse_activation(const std::string& name, const std::string& context)
 ClipConfig ClipConfig::from_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw IoError(path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  return from_json_text(text.str(), path);
+}
+
+ClipConfig ClipConfig::from_json_text(const std::string& text, const std::string& where) {
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text);
   } catch (const json::exception& e) {
-    throw FormatError(path + ": not valid JSON: " + e.what());
+    throw FormatError(where + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object()) throw FormatError(path + ": expected a JSON object");
+  if (!j.is_object()) throw FormatError(where + ": expected a JSON object");
   ClipConfig c;
   std::string type;
-  read(j, "model_type", type, path);
+  read(j, "model_type", type, where);
   if (type == "clip_vision_model") {
-    c.vision = vision_from(j, path);
+    c.vision = vision_from(j, where);
     c.projection_dim = c.vision.projection_dim;
     return c;
   }
   if (type == "clip_text_model") {
-    c.text = text_from(j, path);
+    c.text = text_from(j, where);
     c.projection_dim = c.text.projection_dim;
     return c;
   }
   if (!type.empty() && type != "clip")
-    throw FormatError(path + ": model_type '" + type + "' is not a CLIP model");
-  read(j, "projection_dim", c.projection_dim, path);
-  read(j, "logit_scale_init_value", c.logit_scale_init_value, path);
-  if (j.contains("vision_config")) c.vision = vision_from(j["vision_config"], path + " vision_config");
-  if (j.contains("text_config")) c.text = text_from(j["text_config"], path + " text_config");
+    throw FormatError(where + ": model_type '" + type + "' is not a CLIP model");
+  read(j, "projection_dim", c.projection_dim, where);
+  read(j, "logit_scale_init_value", c.logit_scale_init_value, where);
+  if (j.contains("vision_config")) c.vision = vision_from(j["vision_config"], where + " vision_config");
+  if (j.contains("text_config")) c.text = text_from(j["text_config"], where + " text_config");
   // transformers uses the top-level projection_dim for both projections.
   c.vision.projection_dim = c.text.projection_dim = c.projection_dim;
   return c;
+}
+
+namespace {
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::kQuickGelu: return "quick_gelu";
+    case Activation::kGelu: return "gelu";
+    case Activation::kGeluTanh: return "gelu_pytorch_tanh";
+  }
+  return "quick_gelu";
+}
+
+json shape_json(const EncoderShape& e) {
+  return {{"hidden_size", e.hidden_size},
+          {"intermediate_size", e.intermediate_size},
+          {"num_hidden_layers", e.num_hidden_layers},
+          {"num_attention_heads", e.num_attention_heads},
+          {"projection_dim", e.projection_dim},
+          {"layer_norm_eps", e.layer_norm_eps},
+          {"hidden_act", activation_name(e.hidden_act)}};
+}
+
+}  // namespace
+
+std::string ClipConfig::to_json_text() const {
+  json v = shape_json(vision);
+  v["num_channels"] = vision.num_channels;
+  v["image_size"] = vision.image_size;
+  v["patch_size"] = vision.patch_size;
+  json t = shape_json(text);
+  t["vocab_size"] = text.vocab_size;
+  t["max_position_embeddings"] = text.max_position_embeddings;
+  t["eos_token_id"] = text.eos_token_id;
+  json j = {{"model_type", "clip"},
+            {"projection_dim", projection_dim},
+            {"logit_scale_init_value", logit_scale_init_value},
+            {"vision_config", v},
+            {"text_config", t}};
+  return j.dump(2);
 }
 
 ClipConfig ClipConfig::vit_b32() { return ClipConfig{}; }

@@ -61,6 +61,16 @@ torch::Tensor SlowFastEncoder::pool(const torch::Tensor& grid, const PathwayPlan
   return g.contiguous();
 }
 
+torch::Tensor backbone_grid(ClipModel model, const ClipImageProcessor& processor, int layer, const torch::Tensor& frames,
+                            torch::Tensor* embeds) {
+  torch::Tensor pixels = processor.normalize(frames).to(model->device(), model->dtype());
+  const bool last = layer == model->config().vision.num_hidden_layers;
+  VisionOutput v = model->vision(pixels, !last);
+  torch::Tensor hs = last ? v.last_hidden_state : v.hidden_states[size_t(layer)];
+  if (embeds) *embeds = v.embeds.defined() ? v.embeds : v.pooled;
+  return hs.slice(1, 1).reshape({hs.size(0), v.grid_h, v.grid_w, hs.size(2)});
+}
+
 namespace {
 
 struct BackboneOutput {
@@ -70,14 +80,10 @@ struct BackboneOutput {
 
 BackboneOutput run_backbone_batch(const ClipBundle& clip, int layer, const torch::Tensor& frames) {
   torch::NoGradGuard no_grad;
-  ClipModel model = clip.model;
-  torch::Tensor pixels = clip.processor.normalize(frames).to(model->device(), model->dtype());
-  const bool last = layer == model->config().vision.num_hidden_layers;
-  VisionOutput v = model->vision(pixels, !last);
-  torch::Tensor hs = last ? v.last_hidden_state : v.hidden_states[size_t(layer)];
   BackboneOutput out;
-  out.grid = hs.slice(1, 1).reshape({hs.size(0), v.grid_h, v.grid_w, hs.size(2)}).to(torch::kCPU, torch::kFloat32);
-  out.embeds = (v.embeds.defined() ? v.embeds : v.pooled).to(torch::kCPU, torch::kFloat32);
+  out.grid = backbone_grid(clip.model, clip.processor, layer, frames, &out.embeds);
+  out.grid = out.grid.to(torch::kCPU, torch::kFloat32);
+  out.embeds = out.embeds.to(torch::kCPU, torch::kFloat32);
   return out;
 }
 

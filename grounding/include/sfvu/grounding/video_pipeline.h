@@ -35,7 +35,9 @@ class VideoSession;
 
 class VideoPipeline : public std::enable_shared_from_this<VideoPipeline> {
  public:
-  /// Loads `model_dir`: a CLIP folder (Hugging Face layout) gives the training-free head.
+  /// Loads `model_dir`: a CLIP folder (Hugging Face layout) gives the training-free head; a
+  /// trained model folder (learned_model.h) gives its learned head, sampled with the SlowFast
+  /// options it was trained with (options.slowfast is replaced by the model's).
   /// Throws IoError / FormatError naming the folder and the problem.
   static std::shared_ptr<const VideoPipeline> load(const std::string& model_dir, const PipelineOptions& options);
   /// Build with std::make_shared: sessions keep the pipeline alive.

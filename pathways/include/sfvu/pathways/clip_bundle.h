@@ -17,6 +17,10 @@
 
 namespace sfvu::pathways {
 
+/// A hash of `dir`'s absolute path, config.json text and every weights file's size and mtime:
+/// changes whenever the folder's config or weights change (token cache keys).
+std::string folder_fingerprint(const std::string& dir);
+
 struct ClipBundle {
   ClipModel model{nullptr};
   std::shared_ptr<const ClipTokenizer> tokenizer;  ///< null when the folder has no vocabulary

@@ -53,6 +53,10 @@ struct ClipConfig {
   /// Reads config.json of model_type "clip", "clip_vision_model" or "clip_text_model".
   /// Throws IoError / FormatError naming the file and the key.
   static ClipConfig from_file(const std::string& path);
+  /// The same from config.json's text; `where` names the source in errors.
+  static ClipConfig from_json_text(const std::string& text, const std::string& where);
+  /// A config.json transformers reads as CLIPConfig (model_type "clip", both towers).
+  std::string to_json_text() const;
   /// Real CLIP shapes, for benchmarks and tests with random weights.
   static ClipConfig vit_b32();
   static ClipConfig vit_b16();

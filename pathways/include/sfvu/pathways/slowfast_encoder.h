@@ -41,6 +41,13 @@ struct PathwayOutput {
   torch::Tensor embeds;  ///< [T, P] float32 CPU (pooled output if the model has no projection)
 };
 
+/// The backbone step every pathway shares, differentiable (training runs it with grad on,
+/// the encoder under NoGradGuard): uint8 frames [T, S, S, 3] -> hidden state `layer`
+/// (0..num_layers) as a patch grid [T, grid_h, grid_w, D] in the model's dtype and device.
+/// `embeds`, if given, receives the projected CLS [T, P] (pooled output if no projection).
+torch::Tensor backbone_grid(ClipModel model, const ClipImageProcessor& processor, int layer, const torch::Tensor& frames,
+                            torch::Tensor* embeds = nullptr);
+
 class SlowFastEncoder {
  public:
   SlowFastEncoder(ClipBundle clip, SlowFastOptions options);

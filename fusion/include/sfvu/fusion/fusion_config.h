@@ -1,0 +1,28 @@
+// sfvu/fusion/fusion_config.h: the shape of the SlowFast fusion layer (slowfast_fusion.h).
+// Defaults are the synthetic-benchmark model's; a config.json stores every field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace sfvu::fusion {
+
+struct FusionConfig {
+  int timeline_dim = 0;  ///< width of one timeline step's input features (e.g. 4x4 tokens x D)
+  int slow_dim = 0;      ///< width of one slow token
+  int text_dim = 0;      ///< width of one text token
+  int d_model = 128;
+  int num_heads = 4;
+  int temporal_layers = 2;  ///< self-attention layers over the timeline before the text enters
+  int post_layers = 1;      ///< self-attention layers over the text-conditioned timeline
+  int mlp_ratio = 2;
+  int time_frequencies = 16;  ///< sinusoidal time features per sin/cos (periods 0.25 s .. 512 s)
+  double dropout = 0.0;  // short CPU runs underfit long before they overfit
+
+  nlohmann::json to_json() const;
+  /// Reads the keys present over the defaults; throws FormatError naming `where` and the key.
+  static FusionConfig from_json(const nlohmann::json& j, const std::string& where);
+};
+
+}  // namespace sfvu::fusion

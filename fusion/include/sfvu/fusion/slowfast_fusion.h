@@ -1,0 +1,59 @@
+// sfvu/fusion/slowfast_fusion.h: text x Slow x Fast -> one fused feature per timeline step.
+//
+// Note [SlowFast fusion]
+// The fast frames are the timeline (one step per frame: motion and timing); the slow frames
+// carry detail. Per video (shared by every text):
+//   timeline = proj(fast step features) + time(t); self-attention over it (temporal_layers).
+// Per text (query, or question + option), for every slow frame f:
+//   detail_f = text + tanh(g) * crossattn(text -> slow tokens of frame f)   (gated, g = 0 at init)
+// i.e. instruction-aware detail: the words look for what they mention in each slow frame.
+// Every timestep t then reads the text as seen in its nearest slow frame:
+//   h_t = timeline_t + crossattn(timeline_t -> detail_{f(t)})
+// and post_layers of self-attention spread that along the timeline (boundaries, motion).
+// Attending per slow frame (rather than to all slow tokens at once) keeps the detail
+// time-stamped: "the shape with a white dot" lights up exactly the steps whose slow frame
+// shows it. The text-to-slow attention runs every text's tokens as queries of one batch row
+// per slow frame, so slow keys/values are projected once for all texts.
+//
+// The ablations use the same module: slow-only makes the slow frames the timeline too,
+// fast-only lets the text look for detail in the fast tokens.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "sfvu/fusion/attention_blocks.h"
+#include "sfvu/fusion/fusion_config.h"
+
+namespace sfvu::fusion {
+
+struct FusionInput {
+  torch::Tensor timeline;          ///< [T, timeline_dim] one row per timeline step
+  torch::Tensor timeline_seconds;  ///< [T] float64, increasing
+  torch::Tensor slow;              ///< [Ts, P, slow_dim] tokens of each slow frame
+  torch::Tensor slow_seconds;      ///< [Ts] float64, increasing
+  torch::Tensor text;              ///< [B, L, text_dim] token features of B texts
+  torch::Tensor text_mask;         ///< bool [B, L], true = real token
+};
+
+class SlowFastFusionImpl : public torch::nn::Module {
+ public:
+  explicit SlowFastFusionImpl(const FusionConfig& config);
+  /// Returns the fused timeline [B, T, d_model], one per text.
+  torch::Tensor forward(const FusionInput& in);
+  const FusionConfig& config() const { return config_; }
+  /// tanh of the slow-detail gate (0 at initialisation).
+  double detail_gate() const { return detail->gate_value(); }
+
+ private:
+  FusionConfig config_;
+  torch::nn::Linear timeline_proj{nullptr}, slow_proj{nullptr}, text_proj{nullptr}, time_proj{nullptr};
+  torch::nn::LayerNorm timeline_norm{nullptr}, slow_norm{nullptr}, text_norm{nullptr};
+  torch::nn::ModuleList temporal{nullptr}, post{nullptr};
+  CrossAttentionBlock detail{nullptr}, condition{nullptr};
+};
+TORCH_MODULE(SlowFastFusion);
+
+/// For each timeline time, the index of the nearest slow time: int64 [T] on the CPU.
+torch::Tensor nearest_indices(const torch::Tensor& timeline_seconds, const torch::Tensor& slow_seconds);
+
+}  // namespace sfvu::fusion

@@ -1,0 +1,48 @@
+#include "sfvu/fusion/fusion_config.h"
+
+#include "sfvu/base/error.h"
+
+namespace sfvu::fusion {
+
+namespace {
+template <typename T>
+void read(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  try {
+    out = it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
+  }
+}
+}  // namespace
+
+nlohmann::json FusionConfig::to_json() const {
+  return {{"timeline_dim", timeline_dim}, {"slow_dim", slow_dim},   {"text_dim", text_dim},
+          {"d_model", d_model},           {"num_heads", num_heads}, {"temporal_layers", temporal_layers},
+          {"post_layers", post_layers},   {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
+          {"dropout", dropout}};
+}
+
+FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) throw FormatError(where + ": expected an object");
+  FusionConfig c;
+  read(j, "timeline_dim", c.timeline_dim, where);
+  read(j, "slow_dim", c.slow_dim, where);
+  read(j, "text_dim", c.text_dim, where);
+  read(j, "d_model", c.d_model, where);
+  read(j, "num_heads", c.num_heads, where);
+  read(j, "temporal_layers", c.temporal_layers, where);
+  read(j, "post_layers", c.post_layers, where);
+  read(j, "mlp_ratio", c.mlp_ratio, where);
+  read(j, "time_frequencies", c.time_frequencies, where);
+  read(j, "dropout", c.dropout, where);
+  if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
+    throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
+                      std::to_string(c.num_heads));
+  if (c.timeline_dim <= 0 || c.slow_dim <= 0 || c.text_dim <= 0)
+    throw FormatError(where + ": timeline_dim, slow_dim and text_dim must be positive");
+  return c;
+}
+
+}  // namespace sfvu::fusion

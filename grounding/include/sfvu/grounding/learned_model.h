@@ -1,0 +1,126 @@
+// sfvu/grounding/learned_model.h: the trained model: a CLIP-shaped backbone (pretrained and
+// frozen, or small and trained from scratch), the SlowFast fusion (fusion/slowfast_fusion.h)
+// and the grounding and QA heads (learned_heads.h). A model folder is
+//   config.json        {"sfvu_model": "slowfast-grounding", "version": 1, ...} (every shape)
+//   model.safetensors  all weights; keys = parameter paths ("backbone.vision_model...",
+//                      "fusion.temporal.0.self_attn.q_proj.weight", "grounding_head.out.bias")
+//   tokenizer_words.json (word vocabulary) or vocab.json + merges.txt (CLIP BPE)
+// and every command (ground, qa, predict, train --resume) loads it through load().
+//
+// Usage:
+//   auto model = LearnedModel(LearnedModelImpl::load("models/synth-tiny"));
+//   torch::NoGradGuard no_grad;
+//   auto video = model->video_features(tokens);          // pathways::VideoTokens from the encoder
+//   auto out = model->ground(video, model->encode_text({"the red square moves left"}));
+//
+// Thread safety: after load() (eval mode) forward passes may run concurrently under
+// NoGradGuard; training mutates the weights and must own the model.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sfvu/fusion/slowfast_fusion.h"
+#include "sfvu/fusion/word_tokenizer.h"
+#include "sfvu/grounding/learned_heads.h"
+#include "sfvu/pathways/clip_bundle.h"
+#include "sfvu/pathways/slowfast_options.h"
+#include "sfvu/pathways/video_tokens.h"
+
+namespace sfvu::grounding {
+
+/// Which pathways feed the fusion (the ablations use the same code, Note [SlowFast fusion]).
+enum class PathwayMode { kSlowFast, kSlow, kFast };
+PathwayMode parse_pathway_mode(const std::string& name);  ///< "slowfast" | "slow" | "fast"
+std::string to_string(PathwayMode mode);
+
+inline constexpr const char* kLearnedModelType = "slowfast-grounding";
+inline constexpr int kLearnedModelVersion = 1;
+
+struct LearnedModelConfig {
+  PathwayMode pathways = PathwayMode::kSlowFast;
+  std::string tokenizer = "word";  ///< "word" (tokenizer_words.json) or "clip" (vocab.json + merges.txt)
+  int max_text_tokens = 32;
+  pathways::ClipConfig backbone;
+  pathways::ClipParts backbone_parts{true, false, false};
+  bool backbone_frozen = false;  ///< pretrained CLIP: features cached, never trained
+  pathways::SlowFastOptions slowfast;
+  fusion::FusionConfig fusion;
+  GroundingHeadConfig grounding;
+  double clip_seconds = 2.0;
+  double nms_iou = 0.7;
+  int64_t max_moments = 10;
+  nlohmann::json training;  ///< how it was trained (informational)
+
+  nlohmann::json to_json() const;
+  static LearnedModelConfig from_json(const nlohmann::json& j, const std::string& where);
+  /// True when `dir/config.json` declares an sfvu learned model.
+  static bool is_learned_model_dir(const std::string& dir);
+};
+
+/// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
+struct VideoFeatures {
+  torch::Tensor slow;  ///< [Ts, Hs, Ws, D] slow tokens
+  torch::Tensor fast;  ///< [Tf, Hf, Wf, D] fast tokens
+  std::vector<double> slow_seconds, fast_seconds;
+  double duration_seconds = 0;
+};
+
+struct TextBatch {
+  torch::Tensor features;  ///< [B, L, text_dim]
+  torch::Tensor mask;      ///< bool [B, L]
+};
+
+class LearnedModelImpl : public torch::nn::Module {
+ public:
+  /// A fresh model (random weights, seeded by the caller through torch::manual_seed).
+  /// `words` is required for the word tokenizer; `bpe` for the CLIP one.
+  LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<const fusion::WordTokenizer> words,
+                   std::shared_ptr<const pathways::ClipTokenizer> bpe);
+  /// Loads a model folder; throws IoError / FormatError naming the file and the key (missing
+  /// or mis-shaped tensors listed by name). The model is in eval mode.
+  static std::shared_ptr<LearnedModelImpl> load(const std::string& dir, torch::Device device = torch::kCPU);
+  /// Writes the folder (config.json, model.safetensors, tokenizer files) atomically per file.
+  void save(const std::string& dir) const;
+
+  const LearnedModelConfig& config() const { return config_; }
+  /// Recorded in config.json's "training" on save (informational).
+  void set_training_info(nlohmann::json info) { config_.training = std::move(info); }
+  pathways::ClipModel backbone() const { return backbone_; }
+  double detail_gate() const { return fusion->detail_gate(); }  ///< tanh of the slow-detail gate
+  /// The backbone with its preprocessing and a fingerprint of `dir`, for the SlowFast encoder.
+  pathways::ClipBundle bundle(const std::string& dir) const;
+  /// The token grid dims the fusion expects, from config.slowfast and the backbone.
+  static fusion::FusionConfig fusion_shape(const LearnedModelConfig& config);
+
+  /// Tokenises and runs the text tower: [B, L, D] features (last hidden state) + mask.
+  TextBatch encode_text(const std::vector<std::string>& texts);
+  /// Frames at the pathways' input sizes -> tokens through the backbone (with grad if
+  /// enabled): uint8 [T, S, S, 3] each.
+  VideoFeatures encode_frames(const torch::Tensor& slow_frames, std::vector<double> slow_seconds,
+                              const torch::Tensor& fast_frames, std::vector<double> fast_seconds,
+                              double duration_seconds);
+  static VideoFeatures from_tokens(const pathways::VideoTokens& tokens);
+
+  /// The fused timeline [B, T, D] for B texts, and the timeline's times.
+  torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
+  GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
+  torch::Tensor qa_scores(const VideoFeatures& video, const TextBatch& options_text);  ///< [B]
+
+ private:
+  LearnedModelConfig config_;
+  std::shared_ptr<const fusion::WordTokenizer> words_;
+  std::shared_ptr<const pathways::ClipTokenizer> bpe_;
+  pathways::ClipModel backbone_{nullptr};
+  pathways::ClipImageProcessor processor_;
+  fusion::SlowFastFusion fusion{nullptr};
+  GroundingHead grounding_head{nullptr};
+  QaHead qa_head{nullptr};
+};
+TORCH_MODULE(LearnedModel);
+
+}  // namespace sfvu::grounding

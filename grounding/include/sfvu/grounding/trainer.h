@@ -1,0 +1,78 @@
+// sfvu/grounding/trainer.h: trains a learned model (learned_model.h) on a split folder
+// (train_data.h): AdamW, linear warmup then cosine decay, gradient clipping, fixed seeds,
+// periodic validation (the best validation checkpoint is the model folder), resumable.
+//
+// Usage:
+//   TrainOptions o;  o.data_dir = "synth/train"; o.val_dir = "synth/val"; o.out_dir = "model";
+//   TrainReport r = train(o, [](const TrainProgress& p) { ...; return true; });
+//
+// Note [Training budget]
+// With `steps` = 0 the run is sized by wall time: after `calibration_steps` steps the mean
+// step time fixes the total step count that fits `minutes` (validation time included, as
+// measured), and the cosine schedule is laid over that count; the run also stops at the time
+// limit whatever happens. `steps` > 0 fixes the count instead (reproducible across machines).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sfvu/grounding/grounding_losses.h"
+#include "sfvu/grounding/learned_model.h"
+
+namespace sfvu::grounding {
+
+struct TrainOptions {
+  std::string data_dir;  ///< training split
+  std::string val_dir;   ///< validation split ("" = none: the last step's weights are saved)
+  std::string out_dir;   ///< the model folder written (and train_state/ inside it)
+  PathwayMode pathways = PathwayMode::kSlowFast;
+  std::string init = "scratch";  ///< "scratch" or "clip:DIR" (pretrained CLIP, frozen)
+  bool resume = false;
+  double minutes = 20;
+  int64_t steps = 0;  ///< 0: as many as fit `minutes` (Note [Training budget])
+  int64_t calibration_steps = 20;
+  double lr = 2e-3;
+  double weight_decay = 0.05;
+  double warmup_fraction = 0.05;
+  double grad_clip = 1.0;
+  double qa_weight = 1.0;
+  uint64_t seed = 0;
+  int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
+  // The from-scratch backbone (ignored with clip:DIR).
+  int hidden_size = 64, layers = 2, heads = 4, patch_size = 8;
+  int fast_input_size = 32;  ///< fast pathway input (px); slow runs at the videos' size
+  int d_model = 128;
+};
+
+struct ValidationResult {
+  int64_t queries = 0, questions = 0;
+  double r1_05 = 0, r1_07 = 0, miou = 0, accuracy = 0;  ///< percent
+  double score() const { return (r1_05 + r1_07 + accuracy) / 3; }
+};
+
+struct TrainProgress {
+  std::string stage;  ///< "decode", "train", "validate", "done"
+  int64_t step = 0, total_steps = 0, done = 0, total = 0;
+  double loss = 0, qa_loss = 0, lr = 0, elapsed_seconds = 0, eta_seconds = 0, gate = 0;
+  LossParts parts;
+  ValidationResult validation;  ///< the latest, when stage == "validate"
+  bool best = false;
+};
+
+struct TrainReport {
+  int64_t steps = 0;
+  double seconds = 0;
+  ValidationResult best;
+  int64_t best_step = 0;
+};
+
+/// Trains and writes `out_dir`. `progress` returning false stops cleanly (state saved, then
+/// Cancelled is thrown). Throws IoError/FormatError for bad data, UsageError for bad options.
+TrainReport train(const TrainOptions& options, const std::function<bool(const TrainProgress&)>& progress = {});
+
+/// Grounding R1/mIoU of the top moment and QA accuracy of `model` on a decoded split.
+ValidationResult validate(LearnedModelImpl& model, const struct TrainSplit& split);
+
+}  // namespace sfvu::grounding

@@ -1,0 +1,114 @@
+#include "sfvu/grounding/learned_heads.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sfvu/base/error.h"
+#include "sfvu/grounding/training_free_head.h"
+
+namespace sfvu::grounding {
+
+GroundingHeadImpl::GroundingHeadImpl(const GroundingHeadConfig& c)
+    : config_(c),
+      saliency(register_module("saliency", torch::nn::Linear(c.d_model, 1))),
+      norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.d_model})))),
+      hidden(register_module("hidden", torch::nn::Linear(c.d_model, c.d_model))),
+      out(register_module("out", torch::nn::Linear(c.d_model, 3))),
+      level_embedding(register_module("level_embedding", torch::nn::Embedding(c.levels, c.d_model))) {
+  if (c.levels < 1) throw UsageError("grounding head: levels must be >= 1");
+}
+
+namespace {
+
+double median_step(const std::vector<double>& times) {
+  if (times.size() < 2) return 1.0;
+  std::vector<double> d;
+  for (size_t i = 1; i < times.size(); ++i) d.push_back(times[i] - times[i - 1]);
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  return std::max(1e-3, d[d.size() / 2]);
+}
+
+}  // namespace
+
+GroundingOutput GroundingHeadImpl::forward(const torch::Tensor& fused, const std::vector<double>& times) {
+  // fused [B, T, D]
+  const int64_t T = fused.size(1);
+  if (static_cast<int64_t>(times.size()) != T) throw UsageError("grounding head: times and timeline differ in length");
+  GroundingOutput o;
+  o.step_seconds = median_step(times);
+  o.saliency = saliency->forward(fused).squeeze(-1);
+  std::vector<torch::Tensor> logits, starts, ends;
+  torch::Tensor level = fused;  // [B, Tl, D]
+  std::vector<double> level_times = times;
+  for (int l = 0; l < config_.levels; ++l) {
+    if (l > 0) {
+      if (level.size(1) < 2) break;
+      level = torch::max_pool1d(level.transpose(1, 2), 2, 2, 0, 1, /*ceil_mode=*/true).transpose(1, 2);
+      std::vector<double> next;
+      for (size_t i = 0; i < level_times.size(); i += 2)
+        next.push_back(i + 1 < level_times.size() ? 0.5 * (level_times[i] + level_times[i + 1]) : level_times[i]);
+      level_times = std::move(next);
+    }
+    torch::Tensor h = level + level_embedding->weight[l];
+    torch::Tensor r = out->forward(torch::gelu(hidden->forward(norm->forward(h))));  // [B, Tl, 3]
+    const double scale = std::pow(2.0, l) * o.step_seconds * 4.0;
+    torch::Tensor t = torch::tensor(level_times, torch::kFloat64).to(fused.device(), fused.scalar_type()).unsqueeze(0);
+    logits.push_back(r.select(2, 0));
+    starts.push_back(t - torch::softplus(r.select(2, 1)) * scale);
+    ends.push_back(t + torch::softplus(r.select(2, 2)) * scale);
+    o.point_seconds.insert(o.point_seconds.end(), level_times.begin(), level_times.end());
+    o.point_level.insert(o.point_level.end(), level_times.size(), l);
+  }
+  o.logits = torch::cat(logits, 1);
+  o.start_seconds = torch::cat(starts, 1);
+  o.end_seconds = torch::cat(ends, 1);
+  return o;
+}
+
+QaHeadImpl::QaHeadImpl(int d)
+    : norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))),
+      attention(register_module("attention", torch::nn::Linear(d, 1))),
+      hidden(register_module("hidden", torch::nn::Linear(2 * d, d))),
+      out(register_module("out", torch::nn::Linear(d, 1))) {}
+
+torch::Tensor QaHeadImpl::forward(const torch::Tensor& fused) {
+  torch::Tensor x = norm->forward(fused);                              // [B, T, D]
+  torch::Tensor w = torch::softmax(attention->forward(x), 1);          // [B, T, 1]
+  torch::Tensor pooled = torch::cat({(w * x).sum(1), std::get<0>(x.max(1))}, 1);  // [B, 2D]
+  return out->forward(torch::gelu(hidden->forward(pooled))).squeeze(-1);
+}
+
+std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double duration, double nms_iou,
+                                   int64_t max_moments) {
+  torch::Tensor score = torch::sigmoid(out.logits[b]).to(torch::kCPU, torch::kFloat64).contiguous();
+  torch::Tensor s = out.start_seconds[b].to(torch::kCPU, torch::kFloat64).contiguous();
+  torch::Tensor e = out.end_seconds[b].to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* ps = score.data_ptr<double>();
+  const double* pa = s.data_ptr<double>();
+  const double* pb = e.data_ptr<double>();
+  std::vector<Moment> all;
+  for (int64_t i = 0; i < score.size(0); ++i) {
+    Moment m{std::clamp(pa[i], 0.0, duration), std::clamp(pb[i], 0.0, duration), ps[i]};
+    if (m.end_seconds - m.start_seconds > 1e-3) all.push_back(m);
+  }
+  std::sort(all.begin(), all.end(), [](const Moment& x, const Moment& y) { return x.score > y.score; });
+  return nms(std::move(all), nms_iou, max_moments);
+}
+
+std::vector<float> saliency_per_clip(const GroundingOutput& out, int64_t b, const std::vector<double>& times,
+                                     double duration, double clip_seconds) {
+  torch::Tensor s = torch::sigmoid(out.saliency[b]).to(torch::kCPU, torch::kFloat32).contiguous();
+  std::vector<float> values(s.data_ptr<float>(), s.data_ptr<float>() + s.numel());
+  std::vector<float> clips = frames_to_clips(times, values, duration, clip_seconds);
+  for (size_t c = 0; c < clips.size(); ++c) {
+    if (!std::isnan(clips[c])) continue;
+    const double mid = (double(c) + 0.5) * clip_seconds;
+    size_t best = 0;
+    for (size_t i = 1; i < times.size(); ++i)
+      if (std::abs(times[i] - mid) < std::abs(times[best] - mid)) best = i;
+    clips[c] = values.empty() ? 0.f : values[best];
+  }
+  return clips;
+}
+
+}  // namespace sfvu::grounding

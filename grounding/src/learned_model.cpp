@@ -1,0 +1,222 @@
+#include "sfvu/grounding/learned_model.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "sfvu/base/error.h"
+#include "sfvu/base/safetensors.h"
+#include "sfvu/pathways/checkpoint_io.h"
+#include "sfvu/pathways/slowfast_encoder.h"
+#include "sfvu/pathways/slowfast_layout.h"
+
+namespace sfvu::grounding {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Token grid of one pathway's frames after pooling (the planner's rule).
+std::pair<int, int> token_grid(const pathways::PathwayOptions& p, const pathways::ClipVisionConfig& vision) {
+  const int grid = pathways::resolve_input_size(p, vision) / vision.patch_size;
+  int h = p.pool_h > 0 ? std::min(p.pool_h, grid) : grid;
+  int w = p.pool_w > 0 ? std::min(p.pool_w, grid) : grid;
+  if (p.pair_max_pool) w /= 2;
+  return {h, w};
+}
+
+pathways::PathwayPlan pooling_of(const pathways::PathwayOptions& p) {
+  pathways::PathwayPlan plan;
+  plan.pool_h = p.pool_h;
+  plan.pool_w = p.pool_w;
+  plan.pair_max_pool = p.pair_max_pool;
+  return plan;
+}
+
+int resolved_layer(const LearnedModelConfig& c) {
+  const int L = c.backbone.vision.num_hidden_layers;
+  return c.slowfast.layer < 0 ? L + 1 + c.slowfast.layer : c.slowfast.layer;
+}
+
+void write_text_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) throw IoError(tmp.string() + ": cannot write");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw IoError(path.string() + ": cannot write: " + ec.message());
+}
+
+}  // namespace
+
+fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& config) {
+  fusion::FusionConfig f = config.fusion;
+  const auto& vision = config.backbone.vision;
+  auto [fh, fw] = token_grid(config.slowfast.fast, vision);
+  f.timeline_dim = fh * fw * vision.hidden_size;
+  f.slow_dim = vision.hidden_size;
+  f.text_dim = config.backbone.text.hidden_size;
+  return f;
+}
+
+LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<const fusion::WordTokenizer> words,
+                                   std::shared_ptr<const pathways::ClipTokenizer> bpe)
+    : config_(std::move(config)), words_(std::move(words)), bpe_(std::move(bpe)) {
+  if (config_.tokenizer == "word" && !words_) throw UsageError("learned model: the word tokenizer is missing");
+  if (config_.tokenizer == "clip" && !bpe_) throw UsageError("learned model: the CLIP tokenizer is missing");
+  if (config_.tokenizer == "word" && words_->vocab_size() != config_.backbone.text.vocab_size)
+    throw FormatError("learned model: the word vocabulary has " + std::to_string(words_->vocab_size()) +
+                      " ids but the text tower " + std::to_string(config_.backbone.text.vocab_size));
+  config_.fusion = fusion_shape(config_);
+  config_.grounding.d_model = config_.fusion.d_model;
+  backbone_ = register_module("backbone", pathways::ClipModel(config_.backbone, config_.backbone_parts));
+  processor_ = pathways::ClipImageProcessor::for_size(config_.backbone.vision.image_size);
+  fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
+  grounding_head = register_module("grounding_head", GroundingHead(config_.grounding));
+  qa_head = register_module("qa_head", QaHead(config_.fusion.d_model));
+  if (config_.backbone_frozen)
+    for (auto& p : backbone_->parameters()) p.set_requires_grad(false);
+}
+
+std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir, torch::Device device) {
+  const fs::path root(dir);
+  const std::string config_path = (root / "config.json").string();
+  std::ifstream in(config_path);
+  if (!in) throw IoError(config_path + ": cannot open");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(config_path + ": not valid JSON: " + e.what());
+  }
+  LearnedModelConfig config = LearnedModelConfig::from_json(j, config_path);
+  std::shared_ptr<const fusion::WordTokenizer> words;
+  std::shared_ptr<const pathways::ClipTokenizer> bpe;
+  if (config.tokenizer == "word")
+    words = std::make_shared<const fusion::WordTokenizer>(
+        fusion::WordTokenizer::from_file((root / "tokenizer_words.json").string()));
+  else
+    bpe = std::make_shared<const pathways::ClipTokenizer>(pathways::ClipTokenizer::from_pretrained(dir));
+  auto model = std::make_shared<LearnedModelImpl>(config, words, bpe);
+  model->processor_ = pathways::ClipImageProcessor::from_pretrained(dir, config.backbone.vision.image_size);
+  const std::string weights = (root / "model.safetensors").string();
+  if (!fs::exists(weights)) throw IoError(weights + ": missing");
+  pathways::load_checkpoint(*model, SafetensorsCheckpoint::open(weights));
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+void LearnedModelImpl::save(const std::string& dir) const {
+  const fs::path root(dir);
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) throw IoError(dir + ": cannot create: " + ec.message());
+  pathways::save_checkpoint(*this, (root / "model.safetensors").string(),
+                            {{"format", "pt"}, {"sfvu_model", kLearnedModelType},
+                             {"version", std::to_string(kLearnedModelVersion)}});
+  if (words_) {
+    const fs::path tmp = root / "tokenizer_words.json.tmp";
+    words_->save(tmp.string());
+    fs::rename(tmp, root / "tokenizer_words.json", ec);
+    if (ec) throw IoError((root / "tokenizer_words.json").string() + ": cannot write: " + ec.message());
+  }
+  write_text_atomic(root / "config.json", config_.to_json().dump(2) + "\n");
+}
+
+pathways::ClipBundle LearnedModelImpl::bundle(const std::string& dir) const {
+  pathways::ClipBundle b;
+  b.model = backbone_;
+  b.tokenizer = bpe_;
+  b.processor = processor_;
+  b.dir = dir;
+  b.fingerprint = pathways::folder_fingerprint(dir);
+  return b;
+}
+
+TextBatch LearnedModelImpl::encode_text(const std::vector<std::string>& texts) {
+  if (texts.empty()) throw UsageError("encode_text: no text");
+  const int max_len = std::min(config_.max_text_tokens, config_.backbone.text.max_position_embeddings);
+  std::vector<std::vector<int64_t>> ids;
+  size_t longest = 0;
+  for (const auto& t : texts) {
+    ids.push_back(words_ ? words_->encode(t, max_len) : bpe_->encode(t, max_len));
+    longest = std::max(longest, ids.back().size());
+  }
+  const int64_t B = int64_t(texts.size()), L = int64_t(longest);
+  torch::Tensor id = torch::zeros({B, L}, torch::kInt64);
+  torch::Tensor mask = torch::zeros({B, L}, torch::kBool);
+  for (int64_t b = 0; b < B; ++b)
+    for (size_t i = 0; i < ids[size_t(b)].size(); ++i) {
+      id[b][int64_t(i)] = ids[size_t(b)][i];
+      mask[b][int64_t(i)] = true;
+    }
+  const auto device = backbone_->device();
+  pathways::TextOutput out = backbone_->text(id.to(device));
+  return {out.last_hidden_state, mask.to(device)};
+}
+
+VideoFeatures LearnedModelImpl::encode_frames(const torch::Tensor& slow_frames, std::vector<double> slow_seconds,
+                                              const torch::Tensor& fast_frames, std::vector<double> fast_seconds,
+                                              double duration_seconds) {
+  const int layer = resolved_layer(config_);
+  VideoFeatures v;
+  v.duration_seconds = duration_seconds;
+  if (slow_frames.defined() && slow_frames.size(0) > 0)
+    v.slow = pathways::SlowFastEncoder::pool(pathways::backbone_grid(backbone_, processor_, layer, slow_frames),
+                                             pooling_of(config_.slowfast.slow));
+  if (fast_frames.defined() && fast_frames.size(0) > 0)
+    v.fast = pathways::SlowFastEncoder::pool(pathways::backbone_grid(backbone_, processor_, layer, fast_frames),
+                                             pooling_of(config_.slowfast.fast));
+  v.slow_seconds = std::move(slow_seconds);
+  v.fast_seconds = std::move(fast_seconds);
+  return v;
+}
+
+VideoFeatures LearnedModelImpl::from_tokens(const pathways::VideoTokens& tokens) {
+  return {tokens.slow, tokens.fast, tokens.slow_pts_seconds, tokens.fast_pts_seconds, tokens.duration_seconds};
+}
+
+torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& text, std::vector<double>* times) {
+  const auto device = text.features.device();
+  auto seconds = [](const std::vector<double>& t) { return torch::tensor(t, torch::kFloat64); };
+  auto [fh, fw] = token_grid(config_.slowfast.fast, config_.backbone.vision);
+  const bool need_slow = config_.pathways != PathwayMode::kFast, need_fast = config_.pathways != PathwayMode::kSlow;
+  if (need_slow && (!v.slow.defined() || v.slow.size(0) == 0))
+    throw FormatError("the video has no slow frame (this model needs the slow pathway)");
+  if (need_fast && (!v.fast.defined() || v.fast.size(0) == 0))
+    throw FormatError("the video has no fast frame (this model needs the fast pathway)");
+  fusion::FusionInput in;
+  in.text = text.features;
+  in.text_mask = text.mask;
+  if (config_.pathways == PathwayMode::kSlow) {
+    torch::Tensor pooled = pathways::adaptive_avg_pool_grid(v.slow, fh, fw);
+    in.timeline = pooled.reshape({pooled.size(0), -1}).to(device);
+    in.timeline_seconds = seconds(v.slow_seconds);
+    *times = v.slow_seconds;
+  } else {
+    if (v.fast.size(1) != fh || v.fast.size(2) != fw)
+      throw FormatError("fast tokens are " + std::to_string(v.fast.size(1)) + "x" + std::to_string(v.fast.size(2)) +
+                        " per frame; this model was trained on " + std::to_string(fh) + "x" + std::to_string(fw));
+    in.timeline = v.fast.reshape({v.fast.size(0), -1}).to(device);
+    in.timeline_seconds = seconds(v.fast_seconds);
+    *times = v.fast_seconds;
+  }
+  const torch::Tensor& detail = need_slow ? v.slow : v.fast;
+  in.slow = detail.reshape({detail.size(0), -1, detail.size(3)}).to(device);
+  in.slow_seconds = seconds(need_slow ? v.slow_seconds : v.fast_seconds);
+  return fusion->forward(in);
+}
+
+GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times) {
+  torch::Tensor fused = fuse(video, text, times);
+  return grounding_head->forward(fused, *times);
+}
+
+torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const TextBatch& options_text) {
+  std::vector<double> times;
+  return qa_head->forward(fuse(video, options_text, &times));
+}
+
+}  // namespace sfvu::grounding

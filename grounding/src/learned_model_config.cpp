@@ -1,0 +1,164 @@
+// config.json of a learned model folder (learned_model.h).
+#include <filesystem>
+#include <fstream>
+
+#include "sfvu/base/error.h"
+#include "sfvu/grounding/learned_model.h"
+
+namespace sfvu::grounding {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+void read(const json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
+  }
+}
+
+const json& require(const json& j, const char* key, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) throw FormatError(where + ": missing key '" + key + "'");
+  return *it;
+}
+
+json pathway_json(const pathways::PathwayOptions& p) {
+  return {{"fps", p.fps},       {"n_frames", p.n_frames}, {"input_size", p.input_size},
+          {"pool_h", p.pool_h}, {"pool_w", p.pool_w},     {"pair_max_pool", p.pair_max_pool}};
+}
+
+pathways::PathwayOptions pathway_from(const json& j, const std::string& where) {
+  pathways::PathwayOptions p;
+  read(j, "fps", p.fps, where);
+  read(j, "n_frames", p.n_frames, where);
+  read(j, "input_size", p.input_size, where);
+  read(j, "pool_h", p.pool_h, where);
+  read(j, "pool_w", p.pool_w, where);
+  read(j, "pair_max_pool", p.pair_max_pool, where);
+  return p;
+}
+
+json slowfast_json(const pathways::SlowFastOptions& o) {
+  return {{"slow", pathway_json(o.slow)},
+          {"fast", pathway_json(o.fast)},
+          {"layer", o.layer},
+          {"resize", decode::to_string(o.resize)},
+          {"token_budget", o.token_budget},
+          {"clip_seconds", o.clip_seconds},
+          {"batch", o.batch}};
+}
+
+pathways::SlowFastOptions slowfast_from(const json& j, const std::string& where) {
+  pathways::SlowFastOptions o;
+  if (j.contains("slow")) o.slow = pathway_from(j["slow"], where + " slow");
+  if (j.contains("fast")) o.fast = pathway_from(j["fast"], where + " fast");
+  read(j, "layer", o.layer, where);
+  std::string resize;
+  read(j, "resize", resize, where);
+  if (!resize.empty()) o.resize = decode::parse_resize_mode(resize);
+  read(j, "token_budget", o.token_budget, where);
+  read(j, "clip_seconds", o.clip_seconds, where);
+  read(j, "batch", o.batch, where);
+  try {
+    o.validate();
+  } catch (const UsageError& e) {
+    throw FormatError(where + ": " + e.what());
+  }
+  return o;
+}
+
+}  // namespace
+
+PathwayMode parse_pathway_mode(const std::string& name) {
+  if (name == "slowfast") return PathwayMode::kSlowFast;
+  if (name == "slow") return PathwayMode::kSlow;
+  if (name == "fast") return PathwayMode::kFast;
+  throw UsageError("pathways must be slowfast, slow or fast, not '" + name + "'");
+}
+
+std::string to_string(PathwayMode mode) {
+  switch (mode) {
+    case PathwayMode::kSlowFast: return "slowfast";
+    case PathwayMode::kSlow: return "slow";
+    case PathwayMode::kFast: return "fast";
+  }
+  return "slowfast";
+}
+
+json LearnedModelConfig::to_json() const {
+  json j;
+  j["sfvu_model"] = kLearnedModelType;
+  j["version"] = kLearnedModelVersion;
+  j["pathways"] = to_string(pathways);
+  j["text"] = {{"tokenizer", tokenizer}, {"max_tokens", max_text_tokens}};
+  j["backbone"] = json::parse(backbone.to_json_text());
+  j["backbone_parts"] = {{"text", backbone_parts.text},
+                         {"visual_projection", backbone_parts.visual_projection},
+                         {"text_projection", backbone_parts.text_projection}};
+  j["backbone_frozen"] = backbone_frozen;
+  j["slowfast"] = slowfast_json(slowfast);
+  j["fusion"] = fusion.to_json();
+  j["grounding"] = {{"levels", grounding.levels}};
+  j["inference"] = {{"clip_seconds", clip_seconds}, {"nms_iou", nms_iou}, {"max_moments", max_moments}};
+  if (!training.is_null()) j["training"] = training;
+  return j;
+}
+
+LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::string& where) {
+  if (!j.is_object()) throw FormatError(where + ": expected a JSON object");
+  std::string type;
+  read(j, "sfvu_model", type, where);
+  if (type != kLearnedModelType) throw FormatError(where + ": 'sfvu_model' is not '" + std::string(kLearnedModelType) + "'");
+  int version = 0;
+  read(j, "version", version, where);
+  if (version < 1 || version > kLearnedModelVersion)
+    throw FormatError(where + ": model version " + std::to_string(version) + " is not supported (this build reads 1.." +
+                      std::to_string(kLearnedModelVersion) + ")");
+  LearnedModelConfig c;
+  std::string mode = "slowfast";
+  read(j, "pathways", mode, where);
+  try {
+    c.pathways = parse_pathway_mode(mode);
+  } catch (const UsageError& e) {
+    throw FormatError(where + ": " + e.what());
+  }
+  if (j.contains("text")) {
+    read(j["text"], "tokenizer", c.tokenizer, where + " text");
+    read(j["text"], "max_tokens", c.max_text_tokens, where + " text");
+  }
+  if (c.tokenizer != "word" && c.tokenizer != "clip")
+    throw FormatError(where + ": text.tokenizer must be 'word' or 'clip', not '" + c.tokenizer + "'");
+  c.backbone = pathways::ClipConfig::from_json_text(require(j, "backbone", where).dump(), where + " backbone");
+  if (j.contains("backbone_parts")) {
+    read(j["backbone_parts"], "text", c.backbone_parts.text, where);
+    read(j["backbone_parts"], "visual_projection", c.backbone_parts.visual_projection, where);
+    read(j["backbone_parts"], "text_projection", c.backbone_parts.text_projection, where);
+  }
+  if (!c.backbone_parts.text) throw FormatError(where + ": the backbone needs its text tower");
+  read(j, "backbone_frozen", c.backbone_frozen, where);
+  c.slowfast = slowfast_from(require(j, "slowfast", where), where + " slowfast");
+  c.fusion = fusion::FusionConfig::from_json(require(j, "fusion", where), where + " fusion");
+  if (j.contains("grounding")) read(j["grounding"], "levels", c.grounding.levels, where + " grounding");
+  c.grounding.d_model = c.fusion.d_model;
+  if (j.contains("inference")) {
+    read(j["inference"], "clip_seconds", c.clip_seconds, where + " inference");
+    read(j["inference"], "nms_iou", c.nms_iou, where + " inference");
+    read(j["inference"], "max_moments", c.max_moments, where + " inference");
+  }
+  if (j.contains("training")) c.training = j["training"];
+  return c;
+}
+
+bool LearnedModelConfig::is_learned_model_dir(const std::string& dir) {
+  std::ifstream in(std::filesystem::path(dir) / "config.json");
+  if (!in) return false;
+  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.value("sfvu_model", "") == kLearnedModelType;
+}
+
+}  // namespace sfvu::grounding

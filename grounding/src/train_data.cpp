@@ -1,0 +1,170 @@
+#include "sfvu/grounding/train_data.h"
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <set>
+
+#include "sfvu/base/error.h"
+#include "sfvu/decode/video_reader.h"
+#include "sfvu/grounding/eval_common.h"
+#include "sfvu/grounding/mcqa_eval.h"
+#include "sfvu/pathways/token_planner.h"
+
+namespace sfvu::grounding {
+namespace fs = std::filesystem;
+
+int64_t TrainSplit::n_queries() const {
+  int64_t n = 0;
+  for (const auto& v : videos) n += int64_t(v.queries.size());
+  return n;
+}
+
+int64_t TrainSplit::n_qa() const {
+  int64_t n = 0;
+  for (const auto& v : videos) n += int64_t(v.qa.size());
+  return n;
+}
+
+std::vector<std::string> TrainSplit::texts() const {
+  std::vector<std::string> out;
+  for (const auto& v : videos) {
+    for (const auto& q : v.queries) out.push_back(q.text);
+    for (const auto& q : v.qa) {
+      out.push_back(q.question);
+      out.insert(out.end(), q.options.begin(), q.options.end());
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> index_videos(const std::string& videos_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(videos_dir, ec)) throw IoError(videos_dir + ": not a folder");
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(videos_dir, ec))
+    if (e.is_regular_file(ec)) out.emplace(e.path().stem().string(), e.path().string());
+  return out;
+}
+
+TrainSplit load_split(const std::string& dir) {
+  TrainSplit split;
+  split.dir = dir;
+  const std::string ann = (fs::path(dir) / "annotations.jsonl").string();
+  if (!fs::exists(ann)) throw IoError(ann + ": missing (a split folder holds annotations.jsonl and videos/)");
+  const auto videos = index_videos((fs::path(dir) / "videos").string());
+  std::map<std::string, size_t> by_vid;
+  auto video_of = [&](const std::string& vid, const std::string& where) -> TrainVideo& {
+    auto it = by_vid.find(vid);
+    if (it != by_vid.end()) return split.videos[it->second];
+    auto file = videos.find(vid);
+    if (file == videos.end()) throw IoError(where + ": no video file for vid '" + vid + "' in " + dir + "/videos");
+    by_vid[vid] = split.videos.size();
+    split.videos.push_back({});
+    split.videos.back().vid = vid;
+    split.videos.back().path = file->second;
+    return split.videos.back();
+  };
+  std::set<int64_t> qids;
+  for_each_json_line(ann, [&](const nlohmann::json& rec, int64_t line) {
+    const std::string where = ann + ":" + std::to_string(line);
+    TrainQuery q;
+    const auto& qid = require_field(rec, "qid", ann, line);
+    if (!qid.is_number_integer()) throw FormatError(where + ": field 'qid' must be an integer");
+    q.qid = qid.get<int64_t>();
+    if (!qids.insert(q.qid).second) throw FormatError(where + ": duplicate qid " + std::to_string(q.qid));
+    const auto& text = require_field(rec, "query", ann, line);
+    const auto& vid = require_field(rec, "vid", ann, line);
+    const auto& duration = require_field(rec, "duration", ann, line);
+    const auto& windows = require_field(rec, "relevant_windows", ann, line);
+    if (!text.is_string() || !vid.is_string()) throw FormatError(where + ": 'query' and 'vid' must be strings");
+    if (!duration.is_number() || !(duration.get<double>() > 0))
+      throw FormatError(where + ": field 'duration' must be a positive number");
+    if (!windows.is_array() || windows.empty()) throw FormatError(where + ": field 'relevant_windows' must be a non-empty list");
+    q.text = text.get<std::string>();
+    q.kind = rec.value("kind", "");
+    for (const auto& w : windows) {
+      if (!w.is_array() || w.size() < 2 || !w[0].is_number() || !w[1].is_number())
+        throw FormatError(where + ": field 'relevant_windows' holds a non-[start, end] entry " + w.dump());
+      Window win{w[0].get<double>(), w[1].get<double>()};
+      if (!(win.end_seconds > win.start_seconds)) throw FormatError(where + ": reversed or empty window " + w.dump());
+      q.windows.push_back(win);
+    }
+    TrainVideo& v = video_of(vid.get<std::string>(), where);
+    v.duration_seconds = duration.get<double>();
+    v.queries.push_back(std::move(q));
+  });
+  const std::string qa_path = (fs::path(dir) / "qa.jsonl").string();
+  if (fs::exists(qa_path)) {
+    McqaGroundTruth gt = load_mcqa_gt(qa_path);
+    for (const auto& q : gt.questions) {
+      TrainVideo& v = video_of(q.video, qa_path);
+      v.qa.push_back({q.id, q.question, q.type, q.options, q.answer_index});
+    }
+  }
+  if (split.videos.empty()) throw FormatError(ann + ": no annotation");
+  return split;
+}
+
+namespace {
+
+void decode_video(TrainVideo& v, const pathways::SlowFastOptions& options, const pathways::ClipVisionConfig& vision) {
+  try {
+    decode::DecoderOptions d;
+    d.threads = 1;  // videos decode in parallel instead
+    decode::VideoReader reader(decode::Source::path(v.path), d);
+    pathways::SlowFastPlan plan = pathways::plan_tokens(options, vision, reader.info().duration_seconds, reader.index());
+    auto fmt = [&](int size) { return decode::FrameFormat{size, size, options.resize}; };
+    decode::ReadResult r = reader.read({{decode::SamplingPlan::at(plan.slow.times_seconds), fmt(plan.slow.input_size)},
+                                        {decode::SamplingPlan::at(plan.fast.times_seconds), fmt(plan.fast.input_size)}});
+    auto frames = [](const decode::FrameBatch& b) {
+      return torch::from_blob(const_cast<uint8_t*>(b.rgb.data()), {b.size(), b.height, b.width, 3}, torch::kUInt8).clone();
+    };
+    v.slow_frames = frames(r.streams[0]);
+    v.fast_frames = frames(r.streams[1]);
+    v.slow_seconds = r.streams[0].pts_seconds;
+    v.fast_seconds = r.streams[1].pts_seconds;
+    if (v.slow_frames.size(0) == 0 || v.fast_frames.size(0) == 0) throw FormatError("no frame decoded");
+  } catch (const Error& e) {
+    throw FormatError(v.path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, const pathways::ClipVisionConfig& vision,
+                  const ProgressCallback& progress) {
+  // Videos are independent: one worker per core, each decoding whole videos.
+  const int64_t n = int64_t(split.videos.size());
+  const int workers = int(std::max<int64_t>(1, std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()))));
+  std::atomic<int64_t> next{0}, done{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::exception_ptr failure;
+  auto work = [&] {
+    for (int64_t i; !stop && (i = next++) < n;) {
+      try {
+        decode_video(split.videos[size_t(i)], options, vision);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+        return;
+      }
+      const int64_t d = ++done;
+      std::lock_guard<std::mutex> lock(mutex);
+      if (progress && !stop && !progress({"decode", d, n, 0})) {
+        stop = true;
+        if (!failure) failure = std::make_exception_ptr(Cancelled("decoding cancelled"));
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace sfvu::grounding

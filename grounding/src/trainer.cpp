@@ -1,0 +1,373 @@
+#include "sfvu/grounding/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "sfvu/base/error.h"
+#include "sfvu/decode/video_reader.h"
+#include "sfvu/grounding/learned_head.h"
+#include "sfvu/grounding/train_data.h"
+
+namespace sfvu::grounding {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
+LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
+  LearnedModelConfig c;
+  c.pathways = o.pathways;
+  c.tokenizer = "word";
+  auto& v = c.backbone.vision;
+  v.image_size = size - size % o.patch_size;
+  v.patch_size = o.patch_size;
+  v.hidden_size = o.hidden_size;
+  v.intermediate_size = 2 * o.hidden_size;
+  v.num_hidden_layers = o.layers;
+  v.num_attention_heads = o.heads;
+  auto& t = c.backbone.text;
+  t.hidden_size = o.hidden_size;
+  t.intermediate_size = 2 * o.hidden_size;
+  t.num_hidden_layers = o.layers;
+  t.num_attention_heads = o.heads;
+  t.vocab_size = int(vocab_size);
+  t.max_position_embeddings = c.max_text_tokens;
+  c.backbone.projection_dim = v.projection_dim = t.projection_dim = o.hidden_size;
+  c.backbone_parts = {true, false, false};
+  // Slow frames at the videos' full size, the grid pooled 2x2 (8x8 tokens at 128 px): a
+  // 2-3 px cue still lands in one pooled token, and the fusion reads 4x fewer slow tokens.
+  const int grid = v.image_size / o.patch_size;
+  c.slowfast.slow = {1.0, 0, 0, grid / 2, grid / 2, false};
+  c.slowfast.fast = {8.0, 0, o.fast_input_size, 4, 4, false};
+  c.fusion.d_model = o.d_model;
+  return c;
+}
+
+int split_video_size(const TrainSplit& split) {
+  decode::VideoReader reader(decode::Source::path(split.videos.front().path));
+  const auto& info = reader.info();
+  return std::min(info.video.width, info.video.height);
+}
+
+struct State {
+  int64_t step = 0, total_steps = 0, best_step = 0;
+  double elapsed_seconds = 0, best_score = -1;
+  ValidationResult best;
+};
+
+json state_json(const State& s, const TrainOptions& o) {
+  return {{"step", s.step},
+          {"total_steps", s.total_steps},
+          {"elapsed_seconds", s.elapsed_seconds},
+          {"best_score", s.best_score},
+          {"best_step", s.best_step},
+          {"seed", o.seed},
+          {"best", {{"r1_05", s.best.r1_05}, {"r1_07", s.best.r1_07}, {"accuracy", s.best.accuracy}}}};
+}
+
+State read_state(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open (nothing to resume)");
+  json j = json::parse(in, nullptr, false);
+  if (!j.is_object()) throw FormatError(path + ": not valid JSON");
+  State s;
+  s.step = j.value("step", int64_t(0));
+  s.total_steps = j.value("total_steps", int64_t(0));
+  s.elapsed_seconds = j.value("elapsed_seconds", 0.0);
+  s.best_score = j.value("best_score", -1.0);
+  s.best_step = j.value("best_step", int64_t(0));
+  if (j.contains("best")) {
+    s.best.r1_05 = j["best"].value("r1_05", 0.0);
+    s.best.r1_07 = j["best"].value("r1_07", 0.0);
+    s.best.accuracy = j["best"].value("accuracy", 0.0);
+  }
+  return s;
+}
+
+void write_json_atomic(const fs::path& path, const json& j) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) throw IoError(tmp.string() + ": cannot write");
+  }
+  fs::rename(tmp, path);
+}
+
+// The video's tokens: through the (trainable) backbone, only the pathways the model reads.
+VideoFeatures features_of(LearnedModelImpl& model, const TrainVideo& v) {
+  const PathwayMode m = model.config().pathways;
+  torch::Tensor slow = m == PathwayMode::kFast ? torch::Tensor() : v.slow_frames;
+  torch::Tensor fast = m == PathwayMode::kSlow ? torch::Tensor() : v.fast_frames;
+  return model.encode_frames(slow, v.slow_seconds, fast, v.fast_seconds, v.duration_seconds);
+}
+
+torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const TrainVideo& v, double* value) {
+  std::vector<std::string> texts;
+  for (const auto& q : v.qa)
+    for (const auto& opt : q.options) texts.push_back(qa_option_text(q.question, opt));
+  torch::Tensor scores = model.qa_scores(f, model.encode_text(texts));
+  torch::Tensor loss = torch::zeros({}, scores.options());
+  int64_t at = 0;
+  for (const auto& q : v.qa) {
+    const int64_t n = int64_t(q.options.size());
+    torch::Tensor s = scores.slice(0, at, at + n).unsqueeze(0);
+    loss = loss + torch::nn::functional::cross_entropy(s, torch::tensor({int64_t(q.answer)}, torch::kInt64).to(s.device()));
+    at += n;
+  }
+  loss = loss / double(v.qa.size());
+  *value = loss.item<double>();
+  return loss;
+}
+
+}  // namespace
+
+ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  ValidationResult r;
+  int64_t hit5 = 0, hit7 = 0, correct = 0;
+  double iou_sum = 0;
+  const auto& c = model.config();
+  for (const auto& v : split.videos) {
+    VideoFeatures f = features_of(model, v);
+    if (!v.queries.empty()) {
+      std::vector<std::string> texts;
+      for (const auto& q : v.queries) texts.push_back(q.text);
+      std::vector<double> times;
+      GroundingOutput out = model.ground(f, model.encode_text(texts), &times);
+      for (size_t b = 0; b < v.queries.size(); ++b) {
+        auto moments = decode_moments(out, int64_t(b), v.duration_seconds, c.nms_iou, 1);
+        double best = 0;
+        if (!moments.empty())
+          for (const auto& w : v.queries[b].windows)
+            best = std::max(best, temporal_iou(moments[0], Moment{w.start_seconds, w.end_seconds, 0}));
+        hit5 += best >= 0.5;
+        hit7 += best >= 0.7;
+        iou_sum += best;
+        ++r.queries;
+      }
+    }
+    for (const auto& q : v.qa) {
+      std::vector<std::string> texts;
+      for (const auto& o : q.options) texts.push_back(qa_option_text(q.question, o));
+      torch::Tensor s = model.qa_scores(f, model.encode_text(texts));
+      correct += s.argmax().item<int64_t>() == q.answer;
+      ++r.questions;
+    }
+  }
+  if (r.queries) {
+    r.r1_05 = 100.0 * double(hit5) / double(r.queries);
+    r.r1_07 = 100.0 * double(hit7) / double(r.queries);
+    r.miou = 100.0 * iou_sum / double(r.queries);
+  }
+  if (r.questions) r.accuracy = 100.0 * double(correct) / double(r.questions);
+  if (was_training) model.train();
+  return r;
+}
+
+TrainReport train(const TrainOptions& o, const std::function<bool(const TrainProgress&)>& progress) {
+  const double t_start = now_seconds();
+  if (o.out_dir.empty()) throw UsageError("train: no output folder");
+  if (o.init != "scratch" && o.init.rfind("clip:", 0) != 0)
+    throw UsageError("--init must be 'scratch' or 'clip:DIR', not '" + o.init + "'");
+  if (o.init != "scratch")
+    throw UsageError("--init clip:DIR: training on a frozen pretrained CLIP goes through the token cache; "
+                     "this build trains the from-scratch backbone only (see README)");
+  auto report = [&](TrainProgress p) {
+    if (progress && !progress(p)) throw Cancelled("training stopped");
+  };
+  TrainSplit train_split = load_split(o.data_dir);
+  TrainSplit val_split;
+  const bool has_val = !o.val_dir.empty();
+  if (has_val) val_split = load_split(o.val_dir);
+
+  const fs::path out(o.out_dir), state_dir = out / "train_state";
+  State st;
+  std::shared_ptr<LearnedModelImpl> model;
+  if (o.resume) {
+    st = read_state((state_dir / "state.json").string());
+    model = LearnedModelImpl::load(state_dir.string());
+    if (model->config().pathways != o.pathways)
+      throw UsageError("--resume: " + o.out_dir + " trains pathways '" + to_string(model->config().pathways) +
+                       "', not '" + to_string(o.pathways) + "'");
+  } else {
+    if (fs::exists(out / "config.json"))
+      throw UsageError(o.out_dir + " already holds a model: pass --resume or choose another --out");
+    torch::manual_seed(o.seed);
+    auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(train_split.texts()));
+    model = std::make_shared<LearnedModelImpl>(scratch_config(o, split_video_size(train_split), words->vocab_size()),
+                                               words, nullptr);
+  }
+  model->train();
+  const auto& config = model->config();
+  auto decode_progress = [&](const Progress& p) {
+    TrainProgress tp;
+    tp.stage = "decode";
+    tp.done = p.done;
+    tp.total = p.total;
+    tp.elapsed_seconds = now_seconds() - t_start;
+    report(tp);
+    return true;
+  };
+  decode_split(train_split, config.slowfast, config.backbone.vision, decode_progress);
+  if (has_val) decode_split(val_split, config.slowfast, config.backbone.vision, decode_progress);
+
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  if (o.resume) torch::load(optimizer, (state_dir / "optimizer.pt").string());
+
+  const double budget_seconds = o.minutes * 60;
+  const double elapsed_before = st.elapsed_seconds;
+  const double loop_start = now_seconds();
+  auto elapsed = [&] { return elapsed_before + now_seconds() - loop_start; };
+  if (o.steps > 0) st.total_steps = o.steps;
+  const int64_t n = int64_t(train_split.videos.size());
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  int64_t order_epoch = -1;
+  double val_seconds = 0;
+  const int64_t calibration = std::max<int64_t>(1, o.calibration_steps);
+  double calib_start = now_seconds();
+
+  auto save_state = [&] {
+    fs::create_directories(state_dir);
+    model->save(state_dir.string());
+    torch::save(optimizer, (state_dir / "optimizer.pt").string());
+    st.elapsed_seconds = elapsed();
+    write_json_atomic(state_dir / "state.json", state_json(st, o));
+  };
+  auto training_info = [&] {
+    return json{{"data", o.data_dir}, {"val", o.val_dir}, {"init", o.init}, {"seed", o.seed},
+                {"steps", st.step}, {"lr", o.lr}, {"best_step", st.best_step},
+                {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
+  };
+  auto run_validation = [&] {
+    const double t0 = now_seconds();
+    TrainProgress tp;
+    tp.stage = "validate";
+    tp.step = st.step;
+    tp.total_steps = st.total_steps;
+    tp.validation = validate(*model, val_split);
+    if (tp.validation.score() > st.best_score) {
+      st.best_score = tp.validation.score();
+      st.best = tp.validation;
+      st.best_step = st.step;
+      model->set_training_info(training_info());
+      model->save(o.out_dir);
+      tp.best = true;
+    }
+    val_seconds += now_seconds() - t0;
+    tp.elapsed_seconds = elapsed();
+    report(tp);
+  };
+
+  while (true) {
+    if (st.total_steps > 0 && st.step >= st.total_steps) break;
+    if (elapsed() >= budget_seconds) break;
+    const int64_t epoch = st.step / n;
+    if (epoch != order_epoch) {
+      std::iota(order.begin(), order.end(), 0);
+      std::mt19937_64 rng(o.seed * 1000003 + uint64_t(epoch));
+      std::shuffle(order.begin(), order.end(), rng);
+      order_epoch = epoch;
+    }
+    const TrainVideo& v = train_split.videos[size_t(order[size_t(st.step % n)])];
+    // Schedule: linear warmup, cosine to 0 (the total is known after calibration).
+    const int64_t total_for_lr = st.total_steps > 0 ? st.total_steps : std::max<int64_t>(calibration * 50, 1000);
+    const double warm = std::max(1.0, o.warmup_fraction * double(total_for_lr));
+    double lr = o.lr * std::min(1.0, double(st.step + 1) / warm);
+    if (double(st.step) > warm)
+      lr = o.lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, (double(st.step) - warm) / (double(total_for_lr) - warm))));
+    for (auto& group : optimizer.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+
+    VideoFeatures f = features_of(*model, v);
+    torch::Tensor loss = torch::zeros({});
+    LossParts parts;
+    if (!v.queries.empty()) {
+      std::vector<std::string> texts;
+      std::vector<std::vector<Window>> windows;
+      for (const auto& q : v.queries) {
+        texts.push_back(q.text);
+        windows.push_back(q.windows);
+      }
+      std::vector<double> times;
+      GroundingOutput g = model->ground(f, model->encode_text(texts), &times);
+      parts = grounding_loss(g, windows, times);
+      loss = loss + parts.total;
+    }
+    double qa_value = 0;
+    if (!v.qa.empty()) loss = loss + o.qa_weight * qa_loss(*model, f, v, &qa_value);
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
+    optimizer.step();
+    ++st.step;
+
+    if (st.total_steps == 0 && st.step == calibration) {
+      // Note [Training budget]: fit the rest of the run into the time left, validations included.
+      const double per_step = (now_seconds() - calib_start) / double(calibration);
+      const double left = budget_seconds - elapsed();
+      const double val_cost = has_val ? 9 * 0.25 * per_step * double(val_split.videos.size()) : 0;
+      st.total_steps = st.step + std::max<int64_t>(1, int64_t((left - val_cost) / per_step));
+    }
+    const int64_t every = o.validate_every > 0 ? o.validate_every
+                                               : std::max<int64_t>(1, (st.total_steps > 0 ? st.total_steps : 1000) / 8);
+    TrainProgress tp;
+    tp.stage = "train";
+    tp.step = st.step;
+    tp.total_steps = st.total_steps;
+    tp.loss = loss.item<double>();
+    tp.qa_loss = qa_value;
+    tp.parts = parts;
+    tp.lr = lr;
+    tp.gate = model->detail_gate();
+    tp.elapsed_seconds = elapsed();
+    if (st.total_steps > 0)
+      tp.eta_seconds = std::min(budget_seconds - tp.elapsed_seconds,
+                                (tp.elapsed_seconds - elapsed_before) / double(std::max<int64_t>(1, st.step)) *
+                                    double(st.total_steps - st.step));
+    if (progress && !progress(tp)) {
+      save_state();  // --resume continues from here
+      throw Cancelled("training stopped at step " + std::to_string(st.step) + "; --resume continues");
+    }
+    if (st.step % every == 0 && (st.total_steps == 0 || st.step < st.total_steps)) {
+      if (has_val) run_validation();
+      save_state();
+    }
+  }
+  if (has_val) {
+    run_validation();
+  } else {
+    model->set_training_info(training_info());
+    model->save(o.out_dir);
+  }
+  save_state();
+  TrainReport r;
+  r.steps = st.step;
+  r.seconds = elapsed();
+  r.best = st.best;
+  r.best_step = st.best_step;
+  TrainProgress done;
+  done.stage = "done";
+  done.step = st.step;
+  done.total_steps = st.total_steps;
+  done.validation = st.best;
+  done.elapsed_seconds = r.seconds;
+  report(done);
+  return r;
+}
+
+}  // namespace sfvu::grounding
