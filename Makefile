@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build demo test test-fast bench clean
+.PHONY: all deps configure build demo test test-fast bench synth-model ablation clean
 
 all: build
 
@@ -17,8 +17,22 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+DEMO_QUERY ?= the shape with a small white dot appears
+
 demo: build
 	@$(BUILD_DIR)/apps/sfvu demo --out $(BUILD_DIR)/demo
+	@$(BUILD_DIR)/apps/sfvu ground --model data/models/synth-tiny --query "$(DEMO_QUERY)" --no-cache \
+	  --plot $(BUILD_DIR)/demo/synth_grounding.png data/samples/synth_demo.mp4
+	@echo "grounding plot: $(BUILD_DIR)/demo/synth_grounding.png"
+
+# Regenerates data/models/synth-tiny/ (20 min of CPU training) and data/samples/synth_demo.mp4.
+synth-model: build
+	@bash apps/bench/synth_model.sh $(BUILD_DIR)
+
+# Slow-only vs fast-only vs slow+fast on the synthetic benchmark (3 x MINUTES of training).
+MINUTES ?= 20
+ablation: build
+	@$(BUILD_DIR)/apps/sfvu bench ablation --work $(BUILD_DIR)/ablation --minutes $(MINUTES)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)

@@ -87,7 +87,8 @@ int cmd_bench(const Args& args) {
   if (args[0] == "decode") return bench_decode(rest);
   if (args[0] == "clip") return bench_clip(rest);
   if (args[0] == "pathways") return bench_pathways(rest);
-  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways)");
+  if (args[0] == "ablation") return bench_ablation(rest);
+  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways, ablation)");
 }
 
 }  // namespace sfvu::cli

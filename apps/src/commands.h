@@ -17,8 +17,12 @@ int cmd_bench(const Args& args);  ///< dispatches to bench_decode / bench_clip
 int bench_decode(const Args& args);
 int bench_clip(const Args& args);
 int bench_pathways(const Args& args);
+int bench_ablation(const Args& args);
 int cmd_ground(const Args& args);
 int cmd_qa(const Args& args);
+int cmd_synth(const Args& args);
+int cmd_train(const Args& args);
+int cmd_predict(const Args& args);
 int cmd_tokenize(const Args& args);
 int cmd_embed(const Args& args);
 int cmd_extract(const Args& args);

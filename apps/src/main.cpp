@@ -24,9 +24,14 @@ commands:
   ground --model DIR --query Q VIDEO...   when things happen: moments + per-clip saliency (JSON lines)
   qa --model DIR --question Q --options "A|B|C" VIDEO...   multiple-choice answers with probabilities
   eval qvhighlights|charades-sta|mcqa --gt FILE --pred FILE   benchmark metrics as JSON
+  synth --out DIR --videos N --seed S   the synthetic grounding/QA benchmark (videos + annotations)
+  train --data DIR --out MODEL_DIR      train the learned fusion + heads (best validation checkpoint)
+  predict --task grounding|qa --model DIR --annotations FILE --videos DIR --out PRED.jsonl
+                       a model over a benchmark split: QVHighlights submission / QA answers
   bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
   bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
   bench pathways       Slow/Fast pathways: FLOPs, time, low-res vs full-res fast tokens, peak memory
+  bench ablation       synthetic benchmark: slow-only vs fast-only vs slow+fast, per query kind
 )";
 
 }  // namespace
@@ -53,6 +58,9 @@ int main(int argc, char** argv) {
     if (command == "ground") return sfvu::cli::cmd_ground(args);
     if (command == "qa") return sfvu::cli::cmd_qa(args);
     if (command == "eval") return sfvu::cli::cmd_eval(args);
+    if (command == "synth") return sfvu::cli::cmd_synth(args);
+    if (command == "train") return sfvu::cli::cmd_train(args);
+    if (command == "predict") return sfvu::cli::cmd_predict(args);
     std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const sfvu::UsageError& e) {

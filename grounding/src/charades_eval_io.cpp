@@ -64,6 +64,7 @@ CharadesGroundTruth load_txt(const std::string& path, const std::string& duratio
     CharadesQuery q;
     q.qid = first_qid + line_no - 1;
     q.vid = vid;
+    q.query = text.substr(sep + 2);
     if (!parse_double(s, q.start_seconds)) throw FormatError(where(path, line_no) + "field 'start' is not a number: " + s);
     if (!parse_double(e, q.end_seconds)) throw FormatError(where(path, line_no) + "field 'end' is not a number: " + e);
     if (gt.gt_clipped) {
@@ -96,6 +97,7 @@ CharadesGroundTruth load_jsonl(const std::string& path) {
     q.qid = json_qid(rec, path, line);
     if (!seen.insert(q.qid).second) throw FormatError(where(path, line) + "field 'qid': duplicate " + std::to_string(q.qid));
     if (auto it = rec.find("vid"); it != rec.end() && it->is_string()) q.vid = it->get<std::string>();
+    if (auto it = rec.find("query"); it != rec.end() && it->is_string()) q.query = it->get<std::string>();
     const auto& windows = require_field(rec, "relevant_windows", path, line);
     if (!windows.is_array() || windows.size() != 1 || !windows[0].is_array() || windows[0].size() != 2)
       throw FormatError(where(path, line) + "field 'relevant_windows' must be [[start, end]] (one window per query)");

@@ -35,6 +35,20 @@ const nlohmann::json& require_field(const nlohmann::json& j, const std::string& 
   return *it;
 }
 
+int64_t require_integer_qid(const nlohmann::json& j, const std::string& file, int64_t line) {
+  const nlohmann::json& q = require_field(j, "qid", file, line);
+  if (!q.is_number_integer())
+    throw FormatError(file + ":" + std::to_string(line) + ": field 'qid': must be an integer, got " + q.dump());
+  return q.get<int64_t>();
+}
+
+void UniqueQids::add(int64_t qid, int64_t line) {
+  auto [it, added] = line_of_qid_.emplace(qid, line);
+  if (!added)
+    throw FormatError(file_ + ":" + std::to_string(line) + ": field 'qid': duplicate qid " + std::to_string(qid) +
+                      " (first on line " + std::to_string(it->second) + ")");
+}
+
 double python_round(double x, int digits) {
   // Python rounds the exact binary value correctly (half-to-even only on true ties); printing
   // with enough digits and re-reading reproduces that for the 2-4 digits the evaluators use.

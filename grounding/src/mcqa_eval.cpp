@@ -42,7 +42,7 @@ bool parse_int(const std::string& text, int& out) {
   return pos == text.size();
 }
 
-McqaGroundTruth load_csv(const std::string& path) {
+McqaGroundTruth load_csv(const std::string& path, bool require_answer) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open");
   McqaGroundTruth gt;
@@ -53,7 +53,8 @@ McqaGroundTruth load_csv(const std::string& path) {
   std::map<std::string, int> col;
   for (size_t i = 0; i < header.size(); ++i) col[header[i]] = static_cast<int>(i);
   for (const char* need : {"video", "question", "answer", "a0", "a1"})
-    if (!col.count(need)) throw FormatError(path + ":1: missing column '" + std::string(need) + "'");
+    if (!col.count(need) && (require_answer || std::string(need) != "answer"))
+      throw FormatError(path + ":1: missing column '" + std::string(need) + "'");
   std::vector<int> option_cols;
   for (int k = 0; k < 10 && col.count("a" + std::to_string(k)); ++k) option_cols.push_back(col["a" + std::to_string(k)]);
   for (int64_t record_line = line_no + 1; read_csv_record(in, fields, line_no); record_line = line_no + 1) {
@@ -68,32 +69,41 @@ McqaGroundTruth load_csv(const std::string& path) {
     if (col.count("type")) q.type = fields[col["type"]];
     for (int c : option_cols)
       if (!fields[c].empty()) q.options.push_back(fields[c]);
-    if (!parse_int(fields[col["answer"]], q.answer_index))
-      throw FormatError(where(path, record_line) + "field 'answer' is not an integer: " + fields[col["answer"]]);
-    if (q.answer_index < 0 || q.answer_index >= static_cast<int>(q.options.size()))
-      throw FormatError(where(path, record_line) + "field 'answer' " + std::to_string(q.answer_index) +
-                        " is outside the " + std::to_string(q.options.size()) + " options");
+    const std::string answer = col.count("answer") ? fields[col["answer"]] : "";
+    q.answer_index = -1;
+    if (require_answer || !answer.empty()) {
+      if (!parse_int(answer, q.answer_index))
+        throw FormatError(where(path, record_line) + "field 'answer' is not an integer: " + answer);
+      if (q.answer_index < 0 || q.answer_index >= static_cast<int>(q.options.size()))
+        throw FormatError(where(path, record_line) + "field 'answer' " + std::to_string(q.answer_index) +
+                          " is outside the " + std::to_string(q.options.size()) + " options");
+    }
     gt.questions.push_back(std::move(q));
   }
   return gt;
 }
 
-McqaGroundTruth load_jsonl(const std::string& path) {
+McqaGroundTruth load_jsonl(const std::string& path, bool require_answer) {
   McqaGroundTruth gt;
   gt.path = path;
   for_each_json_line(path, [&](const nlohmann::json& rec, int64_t line) {
     McqaQuestion q;
     if (auto it = rec.find("qid"); it != rec.end()) q.id = json_text(*it, "qid", path, line);
-    q.video = json_text(require_field(rec, "video", path, line), "video", path, line);
+    const char* video_key = !rec.contains("video") && rec.contains("vid") ? "vid" : "video";
+    q.video = json_text(require_field(rec, video_key, path, line), video_key, path, line);
     q.question = json_text(require_field(rec, "question", path, line), "question", path, line);
     const auto& options = require_field(rec, "options", path, line);
     if (!options.is_array() || options.size() < 2)
       throw FormatError(where(path, line) + "field 'options' must be a list of at least 2");
     for (const auto& o : options) q.options.push_back(o.is_string() ? o.get<std::string>() : o.dump());
-    q.answer_index = json_index(require_field(rec, "answer", path, line), "answer", path, line);
-    if (q.answer_index < 0 || q.answer_index >= static_cast<int>(q.options.size()))
-      throw FormatError(where(path, line) + "field 'answer' " + std::to_string(q.answer_index) + " is outside the " +
-                        std::to_string(q.options.size()) + " options");
+    const auto answer = rec.find("answer");
+    q.answer_index = -1;
+    if (require_answer || (answer != rec.end() && !answer->is_null())) {
+      q.answer_index = json_index(require_field(rec, "answer", path, line), "answer", path, line);
+      if (q.answer_index < 0 || q.answer_index >= static_cast<int>(q.options.size()))
+        throw FormatError(where(path, line) + "field 'answer' " + std::to_string(q.answer_index) + " is outside the " +
+                          std::to_string(q.options.size()) + " options");
+    }
     if (auto it = rec.find("type"); it != rec.end() && !it->is_null()) q.type = json_text(*it, "type", path, line);
     gt.questions.push_back(std::move(q));
   });
@@ -102,9 +112,9 @@ McqaGroundTruth load_jsonl(const std::string& path) {
 
 }  // namespace
 
-McqaGroundTruth load_mcqa_gt(const std::string& path) {
+McqaGroundTruth load_mcqa_gt(const std::string& path, bool require_answer) {
   bool csv = path.size() >= 4 && path.compare(path.size() - 4, 4, ".csv") == 0;
-  McqaGroundTruth gt = csv ? load_csv(path) : load_jsonl(path);
+  McqaGroundTruth gt = csv ? load_csv(path, require_answer) : load_jsonl(path, require_answer);
   if (gt.questions.empty()) throw FormatError(path + ": no questions");
   std::set<std::string> ids;
   for (const auto& q : gt.questions)

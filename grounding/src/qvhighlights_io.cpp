@@ -2,7 +2,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <unordered_map>
 
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/eval_common.h"
@@ -15,12 +14,6 @@ using nlohmann::json;
 
 [[noreturn]] void fail(const std::string& file, int64_t line, const std::string& field, const std::string& what) {
   throw FormatError(file + ":" + std::to_string(line) + ": field '" + field + "': " + what);
-}
-
-int64_t get_qid(const json& j, const std::string& file, int64_t line) {
-  const json& q = require_field(j, "qid", file, line);
-  if (!q.is_number_integer()) fail(file, line, "qid", "must be an integer, got " + q.dump());
-  return q.get<int64_t>();
 }
 
 double get_number(const json& v, const std::string& file, int64_t line, const std::string& field) {
@@ -62,14 +55,12 @@ std::vector<QvWindow> get_windows(const json& j, const std::string& key, size_t 
 QvGroundTruthFile load_qvhighlights_gt(const std::string& path) {
   QvGroundTruthFile out;
   out.path = path;
-  std::unordered_map<int64_t, int64_t> line_of_qid;
+  UniqueQids qids(path);
   for_each_json_line(path, [&](const json& j, int64_t line) {
     QvGroundTruth q;
     q.line = line;
-    q.qid = get_qid(j, path, line);
-    if (!line_of_qid.emplace(q.qid, line).second)
-      fail(path, line, "qid", "duplicate qid " + std::to_string(q.qid) + " (first on line " +
-                                  std::to_string(line_of_qid[q.qid]) + ")");
+    q.qid = require_integer_qid(j, path, line);
+    qids.add(q.qid, line);
     q.duration_seconds = get_number(require_field(j, "duration", path, line), path, line, "duration");
     // The official code accepts any duration; an absurd one would only exhaust memory in
     // the n_clips x 3 label matrix, so it is rejected (QVHighlights videos are <= 150 s).
@@ -107,7 +98,7 @@ QvGroundTruthFile load_qvhighlights_gt(const std::string& path) {
 QvPredictionFile load_qvhighlights_predictions(const std::string& path) {
   QvPredictionFile out;
   out.path = path;
-  std::unordered_map<int64_t, int64_t> line_of_qid;
+  UniqueQids qids(path);
   bool first = true;
   for_each_json_line(path, [&](const json& j, int64_t line) {
     if (first) {  // the first line decides what is evaluated (§1)
@@ -120,10 +111,8 @@ QvPredictionFile load_qvhighlights_predictions(const std::string& path) {
     }
     QvPrediction p;
     p.line = line;
-    p.qid = get_qid(j, path, line);
-    if (!line_of_qid.emplace(p.qid, line).second)
-      fail(path, line, "qid", "duplicate qid " + std::to_string(p.qid) + " (first on line " +
-                                  std::to_string(line_of_qid[p.qid]) + ")");
+    p.qid = require_integer_qid(j, path, line);
+    qids.add(p.qid, line);
     if (out.has_windows) p.windows = get_windows(j, "pred_relevant_windows", 3, path, line);
     if (out.has_saliency) {
       const json& s = get_array(j, "pred_saliency_scores", path, line);

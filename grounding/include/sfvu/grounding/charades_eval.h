@@ -63,6 +63,7 @@ std::string to_string(CharadesConvention c);
 struct CharadesQuery {
   int64_t qid = 0;
   std::string vid;
+  std::string query;            ///< the sentence (jsonl: "query"; empty when absent)
   double start_seconds = 0;
   double end_seconds = 0;       ///< after clipping when gt_clipped
   double duration_seconds = -1;  ///< -1 when unknown

@@ -9,7 +9,7 @@
 //
 // GT, either
 //   - our jsonl (any extension but .csv), one question per line:
-//       {"qid": optional (string or integer), "video": "...", "question": "...",
+//       {"qid": optional (string or integer), "video" (or "vid"): "...", "question": "...",
 //        "options": ["...", ...] (at least 2), "answer": 0-based index, "type": optional string}
 //   - a NExT-QA CSV (header row; columns video, question, answer, a0..a4, type; extra
 //     columns such as qid/frame_count are allowed). `answer` is the 0-based option index;
@@ -47,7 +47,7 @@ struct McqaQuestion {
   std::string video;
   std::string question;
   std::vector<std::string> options;
-  int answer_index = 0;
+  int answer_index = 0;  ///< -1 when the file has no answer (only with require_answer = false)
   std::string type;  ///< empty when unknown
 };
 
@@ -61,7 +61,9 @@ struct McqaPredictions {
   std::vector<int> answer_index;
 };
 
-McqaGroundTruth load_mcqa_gt(const std::string& path);
+/// `require_answer` false reads questions to predict (`sfvu predict --task qa`): a missing or
+/// null "answer" (jsonl), or a missing column / empty cell (CSV), gives answer_index -1.
+McqaGroundTruth load_mcqa_gt(const std::string& path, bool require_answer = true);
 McqaPredictions load_mcqa_predictions(const std::string& path, const McqaGroundTruth& gt);
 
 struct McqaEvalOptions {

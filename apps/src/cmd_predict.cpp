@@ -1,0 +1,261 @@
+// sfvu predict --task grounding|qa --model DIR --annotations FILE --videos DIR --out PRED.jsonl [--resume]
+//
+// Predictions for a whole benchmark file, one JSON line per query, in the evaluators' formats:
+//   grounding: {"qid", "query", "vid", "pred_relevant_windows": [[start, end, score], ...] (best
+//              first), "pred_saliency_scores": [one per 2-s clip]}: the QVHighlights submission,
+//              also read by `sfvu eval charades-sta`.
+//   qa:        {"qid", "vid", "answer_index", "probabilities"} (`sfvu eval mcqa`); a question
+//              without an id gets "video" and "question" instead of "qid".
+// Annotations: sfvu/grounding/annotations.h (QVHighlights / Charades jsonl, Charades-STA .txt); qa: mcqa_eval.h
+// (our qa jsonl, NExT-QA CSV; answers optional). Videos are DIR/<vid>.<extension>.
+// Queries are grouped by video in the order of first appearance, so each video is decoded and
+// encoded once; its lines are written whole and flushed together. --resume continues an
+// interrupted file. A video that fails (missing, corrupt) is reported on stderr and in
+// PRED.jsonl.errors.jsonl, never in the submission, and the run goes on (exit 3 at the end).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "commands.h"
+#include "pipeline_options.h"
+#include "prediction_writer.h"
+#include "sfvu/base/error.h"
+#include "sfvu/base/log.h"
+#include "sfvu/grounding/annotations.h"
+#include "sfvu/grounding/mcqa_eval.h"
+#include "video_batch.h"
+
+namespace sfvu::cli {
+namespace {
+
+/// One prediction to make.
+struct PredictItem {
+  json qid;         ///< for the errors file: the qid, or the question text of a QA question without one
+  std::string key;  ///< prediction_key(): what --resume looks for
+  std::string vid;
+};
+
+struct VideoGroup {
+  std::string vid;
+  std::vector<size_t> items;  ///< indices into the items, annotation order
+};
+
+/// The line of item `index` from its video's session.
+using LineMaker = std::function<json(const grounding::VideoSession&, size_t index)>;
+
+// The items not yet in `out`, grouped by video in the order of each video's first appearance
+// among ALL items, so a resumed run writes in the order of an uninterrupted one.
+std::vector<VideoGroup> pending_groups(const std::vector<PredictItem>& items, const PredictionFile& out) {
+  std::vector<VideoGroup> groups;
+  std::map<std::string, size_t> group_of_vid;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto [it, added] = group_of_vid.emplace(items[i].vid, groups.size());
+    if (added) groups.push_back({items[i].vid, {}});
+    if (!out.has(items[i].key)) groups[it->second].items.push_back(i);
+  }
+  groups.erase(std::remove_if(groups.begin(), groups.end(), [](const VideoGroup& g) { return g.items.empty(); }),
+               groups.end());
+  return groups;
+}
+
+// Note [Submission saliency]
+// The QVHighlights evaluator scores floor(duration / 2) clips of 2 s (spec §4.1): it pads a
+// shorter list with 0.0, which outranks negative scores, and a longer one lets Hit@1's argmax
+// land past the end, where it scores 0. So the list has exactly that many values, from the
+// annotation's duration (the one the evaluator uses); without one (Charades .txt), one per 2-s
+// clip of the video, the last maybe shorter, as GroundingResult counts them. Clip k takes the
+// head's value at its midpoint (2k + 1 s; the last head clip when that is past the end), so any
+// --clip-seconds maps onto 2-s clips (with 2 it is saliency[k]); clips starting past the
+// decoded video (a file shorter than its annotation) take the lowest score, so padding never
+// outranks a real clip.
+constexpr double kSubmissionClipSeconds = 2;
+
+std::vector<float> submission_saliency(const grounding::GroundingResult& g, double annotated_duration_seconds) {
+  const double clips = annotated_duration_seconds >= 0
+                           ? std::floor(annotated_duration_seconds / kSubmissionClipSeconds)
+                           : std::ceil(g.duration_seconds / kSubmissionClipSeconds - 1e-9);
+  const float lowest = g.saliency.empty() ? 0.f : *std::min_element(g.saliency.begin(), g.saliency.end());
+  std::vector<float> out;
+  for (int64_t k = 0; k < static_cast<int64_t>(clips); ++k) {
+    const double start_seconds = double(k) * kSubmissionClipSeconds;
+    if (g.saliency.empty() || start_seconds >= g.duration_seconds - 1e-9) {
+      out.push_back(lowest);
+      continue;
+    }
+    const auto i = static_cast<size_t>((start_seconds + kSubmissionClipSeconds / 2) / g.clip_seconds);
+    out.push_back(g.saliency[std::min(i, g.saliency.size() - 1)]);
+  }
+  return out;
+}
+
+json grounding_line(const grounding::GroundingQuery& q, const grounding::GroundingResult& g) {
+  json windows = json::array();
+  for (const auto& m : g.moments) windows.push_back({m.start_seconds, m.end_seconds, m.score});
+  // Both evaluators reject an empty window list (the official QVHighlights code crashes on
+  // it), so a head that finds no moment predicts the whole video, score 0.
+  if (windows.empty()) {
+    warn_once("predict-no-moment", "predict: the head found no moment for some queries (qid " + std::to_string(q.qid) +
+                                       " first); they predict the whole video");
+    windows.push_back({0.0, g.duration_seconds, 0.0});
+  }
+  return json{{"qid", q.qid},
+              {"query", q.query},
+              {"vid", q.vid},
+              {"pred_relevant_windows", windows},
+              {"pred_saliency_scores", submission_saliency(g, q.duration_seconds)}};
+}
+
+json qa_line(const grounding::McqaQuestion& q, const grounding::QaResult& r) {
+  json line;
+  if (!q.id.empty()) line["qid"] = q.id;
+  line["vid"] = q.video;
+  if (q.id.empty()) {  // what `sfvu eval mcqa` matches a prediction without qid by
+    line["video"] = q.video;
+    line["question"] = q.question;
+  }
+  line["answer_index"] = r.answer_index;
+  line["probabilities"] = r.probabilities;
+  return line;
+}
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<int64_t>(std::lround(seconds));
+  std::ostringstream o;
+  if (s >= 3600) o << s / 3600 << "h" << std::setw(2) << std::setfill('0') << s / 60 % 60 << "m";
+  else if (s >= 60) o << s / 60 << "m" << std::setw(2) << std::setfill('0') << s % 60 << "s";
+  else o << s << "s";
+  return o.str();
+}
+
+// The run's progress on stderr: videos and queries done of those pending, failures and ETA, a
+// line every few seconds; each video's decode progress goes through ProgressReporter.
+class BatchProgress {
+ public:
+  BatchProgress(const std::vector<VideoGroup>& groups, bool enabled) : enabled_(enabled) {
+    n_videos_ = int64_t(groups.size());
+    for (const auto& g : groups) n_queries_ += int64_t(g.items.size());
+  }
+  std::string label(const std::string& vid) const {
+    return "predict " + std::to_string(videos_ + 1) + "/" + std::to_string(n_videos_) + " " + vid;
+  }
+  void video_done(size_t n_queries, bool failed) {
+    ++videos_;
+    queries_ += int64_t(n_queries);
+    failed_ += failed;
+    const double now = elapsed();
+    if (!enabled_ || (now - last_print_ < 2.0 && videos_ < n_videos_)) return;
+    last_print_ = now;
+    std::cerr << "sfvu predict: " << videos_ << "/" << n_videos_ << " videos, " << queries_ << "/" << n_queries_
+              << " queries, " << failed_ << " failed, " << duration_text(now) << " elapsed";
+    if (videos_ < n_videos_) std::cerr << ", ETA " << duration_text(now / double(videos_) * double(n_videos_ - videos_));
+    std::cerr << "\n";
+  }
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  bool enabled_;
+  int64_t n_videos_ = 0, n_queries_ = 0, videos_ = 0, queries_ = 0, failed_ = 0;
+  double last_print_ = 0;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+// Opens each video once, writes its lines, records failures; returns the exit code.
+int run_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictItem>& items,
+               const grounding::VideoPipeline& pipeline, const VideoFolder& folder, const LineMaker& make_line,
+               PredictionFile& out, PredictionErrors& errors, bool progress) {
+  BatchProgress batch(groups, progress);
+  for (const VideoGroup& group : groups) {
+    std::vector<json> lines;
+    try {
+      const std::string path = folder.find(group.vid);
+      ProgressReporter reporter(batch.label(group.vid), progress);
+      auto session = pipeline.open(path, reporter.callback());
+      for (size_t i : group.items) lines.push_back(make_line(*session, i));
+    } catch (const UsageError&) {
+      throw;
+    } catch (const std::exception& e) {
+      json qids = json::array();
+      for (size_t i : group.items) qids.push_back(items[i].qid);
+      std::cerr << "sfvu: error: predict: video '" << group.vid << "': " << e.what() << " (" << group.items.size()
+                << " queries not predicted)\n";
+      errors.add(group.vid, qids, e.what());
+      batch.video_done(group.items.size(), true);
+      continue;
+    }
+    out.append(lines);
+    batch.video_done(group.items.size(), false);
+  }
+  if (errors.count())
+    std::cerr << "sfvu predict: " << errors.count() << " of " << groups.size() << " videos failed; see "
+              << errors.path() << "\n";
+  return errors.count() ? kExitSomeFailed : 0;
+}
+
+}  // namespace
+
+int cmd_predict(const Args& args) {
+  po::options_description desc("predict options");
+  desc.add_options()("task", po::value<std::string>()->required(), "grounding | qa")
+      ("annotations", po::value<std::string>()->required(),
+       "grounding: QVHighlights/Charades jsonl or Charades-STA .txt; qa: qa jsonl or NExT-QA CSV")
+      ("videos", po::value<std::string>()->required(), "folder of the videos, named <vid>.<extension>")
+      ("out", po::value<std::string>()->required(), "predictions JSON lines (failures: OUT.errors.jsonl)")
+      ("resume", "continue an interrupted OUT: skip the qids it has, append the others")
+      ("no-progress", "no progress on stderr")
+      ("quiet,q", "same as --no-progress");
+  add_pipeline_options(desc);
+  po::variables_map vm;
+  if (!parse_args("predict",
+                  "--task grounding|qa --model DIR --annotations FILE --videos DIR --out PRED.jsonl [--resume]", args,
+                  desc, po::positional_options_description(), vm))
+    return 0;
+  const std::string task = vm["task"].as<std::string>();
+  if (task != "grounding" && task != "qa") throw UsageError("--task must be grounding or qa, got '" + task + "'");
+  const bool progress = !vm.count("no-progress") && !vm.count("quiet");
+  const grounding::PipelineOptions options = pipeline_options(vm);
+  const VideoFolder folder(vm["videos"].as<std::string>());
+
+  // The annotations, as items and a line maker over them (kept alive for the run).
+  const std::string annotations = vm["annotations"].as<std::string>();
+  std::vector<PredictItem> items;
+  grounding::GroundingQueries queries;
+  grounding::McqaGroundTruth questions;
+  LineMaker make_line;
+  if (task == "grounding") {
+    queries = grounding::load_grounding_queries(annotations);
+    if (queries.n_skipped)
+      log_message(LogLevel::kWarning, "predict: " + annotations + ": " + std::to_string(queries.n_skipped) +
+                                          " lines with start >= end skipped (the evaluator drops them too)");
+    for (const auto& q : queries.queries) items.push_back({q.qid, prediction_key(std::to_string(q.qid), "", ""), q.vid});
+    make_line = [&queries](const grounding::VideoSession& s, size_t i) {
+      return grounding_line(queries.queries[i], s.ground(queries.queries[i].query));
+    };
+  } else {
+    questions = grounding::load_mcqa_gt(annotations, /*require_answer=*/false);
+    for (const auto& q : questions.questions)
+      items.push_back({q.id.empty() ? json(q.question) : json(q.id), prediction_key(q.id, q.video, q.question), q.video});
+    make_line = [&questions](const grounding::VideoSession& s, size_t i) {
+      const auto& q = questions.questions[i];
+      return qa_line(q, s.answer(q.question, q.options));
+    };
+  }
+
+  PredictionFile out(vm["out"].as<std::string>(), vm.count("resume") > 0);
+  PredictionErrors errors(out.path());
+  const std::vector<VideoGroup> groups = pending_groups(items, out);
+  size_t to_do = 0;
+  for (const auto& g : groups) to_do += g.items.size();
+  if (progress)
+    std::cerr << "sfvu predict: " << items.size() << " queries, " << to_do << " to do in " << groups.size()
+              << " videos (" << items.size() - to_do << " already in " << out.path() << ")\n";
+  if (groups.empty()) return 0;
+  auto pipeline = load_pipeline(vm, options);
+  return run_groups(groups, items, *pipeline, folder, make_line, out, errors, progress);
+}
+
+}  // namespace sfvu::cli

@@ -1,0 +1,132 @@
+// sfvu train --data DIR --out MODEL_DIR [--val DIR] [--pathways slowfast|slow|fast]
+//            [--minutes M] [--steps N] [--init scratch|clip:DIR] [--resume]
+//
+// Trains the learned fusion + heads (and the from-scratch backbone) on a split folder
+// (annotations.jsonl, qa.jsonl, videos/), validating periodically on --val; the best
+// validation checkpoint is MODEL_DIR, the resumable state MODEL_DIR/train_state/. Progress on
+// stderr, a JSON summary on stdout. Ctrl-C saves the state (then --resume continues).
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "commands.h"
+#include "cli_common.h"
+#include "sfvu/base/error.h"
+#include "sfvu/grounding/trainer.h"
+#include "sfvu/pathways/torch_runtime.h"
+
+namespace sfvu::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_train_signal(int) { g_stop = true; }
+
+std::string clock_text(double seconds) {
+  const int s = int(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_train(const Args& args) {
+  grounding::TrainOptions d;
+  po::options_description desc("train options");
+  desc.add_options()("data", po::value<std::string>()->required(), "training split folder (annotations.jsonl, qa.jsonl, videos/)")
+      ("out", po::value<std::string>()->required(), "model folder to write")
+      ("val", po::value<std::string>()->default_value(""), "validation split folder (best checkpoint kept)")
+      ("pathways", po::value<std::string>()->default_value("slowfast"), "slowfast | slow | fast")
+      ("minutes", po::value<double>()->default_value(d.minutes), "wall-time budget")
+      ("steps", po::value<int64_t>()->default_value(d.steps), "fixed step count (0 = fit --minutes)")
+      ("init", po::value<std::string>()->default_value(d.init), "scratch | clip:DIR")
+      ("resume", "continue MODEL_DIR/train_state")
+      ("seed", po::value<uint64_t>()->default_value(d.seed), "random seed (weights, order, dropout)")
+      ("lr", po::value<double>()->default_value(d.lr), "peak learning rate (AdamW)")
+      ("weight-decay", po::value<double>()->default_value(d.weight_decay), "AdamW weight decay")
+      ("validate-every", po::value<int64_t>()->default_value(d.validate_every), "steps between validations (0 = ~8 per run)")
+      ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
+      ("layers", po::value<int>()->default_value(d.layers), "scratch backbone layers (each tower)")
+      ("patch", po::value<int>()->default_value(d.patch_size), "scratch backbone patch size")
+      ("fast-size", po::value<int>()->default_value(d.fast_input_size), "fast pathway input size (px)")
+      ("d-model", po::value<int>()->default_value(d.d_model), "fusion width")
+      ("torch-threads", po::value<int>()->default_value(0), "torch threads (0 = one per core)")
+      ("quiet,q", "no progress on stderr");
+  po::variables_map vm;
+  if (!parse_args("train", "--data DIR --out MODEL_DIR [--val DIR] [--pathways slowfast|slow|fast] [--minutes M]", args,
+                  desc, {}, vm))
+    return 0;
+  grounding::TrainOptions o;
+  o.data_dir = vm["data"].as<std::string>();
+  o.out_dir = vm["out"].as<std::string>();
+  o.val_dir = vm["val"].as<std::string>();
+  o.pathways = grounding::parse_pathway_mode(vm["pathways"].as<std::string>());
+  o.minutes = vm["minutes"].as<double>();
+  o.steps = vm["steps"].as<int64_t>();
+  o.init = vm["init"].as<std::string>();
+  o.resume = vm.count("resume") > 0;
+  o.seed = vm["seed"].as<uint64_t>();
+  o.lr = vm["lr"].as<double>();
+  o.weight_decay = vm["weight-decay"].as<double>();
+  o.validate_every = vm["validate-every"].as<int64_t>();
+  o.hidden_size = vm["hidden"].as<int>();
+  o.layers = vm["layers"].as<int>();
+  o.patch_size = vm["patch"].as<int>();
+  o.fast_input_size = vm["fast-size"].as<int>();
+  o.d_model = vm["d-model"].as<int>();
+  if (!(o.minutes > 0) && o.steps <= 0) throw UsageError("train: give --minutes > 0 or --steps > 0");
+  if (o.steps > 0 && vm["minutes"].defaulted()) o.minutes = 1e9;
+  if (vm["torch-threads"].as<int>() > 0) pathways::configure_torch_runtime(vm["torch-threads"].as<int>());
+  const bool quiet = vm.count("quiet") > 0;
+
+  g_stop = false;
+  auto previous_int = std::signal(SIGINT, on_train_signal);
+  auto previous_term = std::signal(SIGTERM, on_train_signal);
+  double last_print = -1e9;
+  auto progress = [&](const grounding::TrainProgress& p) {
+    if (quiet) return !g_stop;
+    if (p.stage == "decode") {
+      if (p.done == p.total || p.elapsed_seconds - last_print > 5) {
+        std::fprintf(stderr, "train: decoding %lld/%lld videos\n", (long long)p.done, (long long)p.total);
+        last_print = p.elapsed_seconds;
+      }
+    } else if (p.stage == "train") {
+      if (p.elapsed_seconds - last_print > 10 || p.step == p.total_steps) {
+        std::fprintf(stderr,
+                     "train: step %lld/%lld loss %.3f (sal %.3f rank %.3f focal %.3f l1 %.3f giou %.3f qa %.3f) lr %.2e "
+                     "gate %.3f | %s elapsed, ETA %s\n",
+                     (long long)p.step, (long long)p.total_steps, p.loss, p.parts.saliency, p.parts.rank, p.parts.focal,
+                     p.parts.l1, p.parts.giou, p.qa_loss, p.lr, p.gate, clock_text(p.elapsed_seconds).c_str(),
+                     p.total_steps ? clock_text(p.eta_seconds).c_str() : "?");
+        last_print = p.elapsed_seconds;
+      }
+    } else if (p.stage == "validate") {
+      std::fprintf(stderr, "train: validation @%lld: R1@0.5 %.2f R1@0.7 %.2f mIoU %.2f QA %.2f%s\n", (long long)p.step,
+                   p.validation.r1_05, p.validation.r1_07, p.validation.miou, p.validation.accuracy,
+                   p.best ? "  (best: saved)" : "");
+    }
+    return !g_stop;
+  };
+  grounding::TrainReport r;
+  try {
+    r = grounding::train(o, progress);
+  } catch (...) {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+    throw;
+  }
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
+  std::cout << json{{"model", o.out_dir},
+                    {"pathways", grounding::to_string(o.pathways)},
+                    {"steps", r.steps},
+                    {"seconds", r.seconds},
+                    {"best_step", r.best_step},
+                    {"val", {{"R1@0.5", r.best.r1_05}, {"R1@0.7", r.best.r1_07}, {"mIoU", r.best.miou},
+                             {"accuracy", r.best.accuracy}}}}
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
+}  // namespace sfvu::cli

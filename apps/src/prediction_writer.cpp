@@ -1,0 +1,128 @@
+#include "prediction_writer.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <filesystem>
+#include <iterator>
+
+#include "sfvu/base/error.h"
+#include "sfvu/base/log.h"
+#include "sfvu/grounding/eval_common.h"
+
+namespace sfvu::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The resume key of a line already in the submission file.
+std::string line_key(const nlohmann::json& line, const std::string& path, int64_t line_no) {
+  const std::string where = path + ":" + std::to_string(line_no) + ": ";
+  if (auto qid = line.find("qid"); qid != line.end()) {
+    if (qid->is_string()) return prediction_key(qid->get<std::string>(), "", "");
+    if (qid->is_number_integer()) return prediction_key(std::to_string(qid->get<int64_t>()), "", "");
+    throw FormatError(where + "field 'qid' is not a string or integer");
+  }
+  auto video = line.find("video"), question = line.find("question");
+  if (video == line.end() || question == line.end() || !video->is_string() || !question->is_string())
+    throw FormatError(where + "missing field 'qid' (or 'video' + 'question')");
+  return prediction_key("", video->get<std::string>(), question->get<std::string>());
+}
+
+// Rank of a file extension when several files share a video id: lower is preferred.
+size_t extension_rank(const std::string& name) {
+  static const std::array<const char*, 12> kVideoExtensions = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v",
+                                                               ".mpg", ".mpeg", ".flv", ".wmv", ".ts",  ".3gp"};
+  std::string ext = fs::path(name).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  auto it = std::find(kVideoExtensions.begin(), kVideoExtensions.end(), ext);
+  return size_t(std::distance(kVideoExtensions.begin(), it));
+}
+
+}  // namespace
+
+std::string prediction_key(const std::string& qid, const std::string& video, const std::string& question) {
+  return qid.empty() ? video + '\x1f' + question : qid;
+}
+
+PredictionFile::PredictionFile(const std::string& path, bool resume) : path_(path) {
+  std::error_code ec;
+  const bool exists = fs::is_regular_file(path, ec);
+  const uintmax_t size = exists ? fs::file_size(path, ec) : 0;
+  if (exists && size > 0 && !resume) throw UsageError(path + " exists; pass --resume or remove it");
+  if (exists && resume) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.eof() && in.fail()) throw IoError(path + ": cannot read");
+    const size_t newline = text.rfind('\n');
+    const size_t keep = newline == std::string::npos ? 0 : newline + 1;
+    if (keep < text.size()) {
+      // Lines are written whole, so only an interrupted write leaves a torn tail.
+      fs::resize_file(path, keep, ec);
+      if (ec) throw IoError(path + ": cannot cut the partial last line: " + ec.message());
+      log_message(LogLevel::kWarning, "predict: " + path + ": dropped a partial last line (" +
+                                          std::to_string(text.size() - keep) + " bytes); its prediction is redone");
+    }
+    grounding::for_each_json_line(path, [&](const nlohmann::json& line, int64_t line_no) {
+      keys_.insert(line_key(line, path, line_no));
+    });
+  }
+  file_.open(path, std::ios::out | std::ios::binary | (resume ? std::ios::app : std::ios::trunc));
+  if (!file_) throw IoError(path + ": cannot open for writing");
+}
+
+void PredictionFile::append(const std::vector<json>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line.dump() + "\n";
+  file_.write(text.data(), std::streamsize(text.size()));
+  file_.flush();
+  if (!file_) throw IoError(path_ + ": write failed");
+}
+
+PredictionErrors::PredictionErrors(const std::string& submission_path) : path_(submission_path + ".errors.jsonl") {
+  std::error_code ec;
+  fs::remove(path_, ec);
+  if (ec) throw IoError(path_ + ": cannot remove the errors of an earlier run: " + ec.message());
+}
+
+void PredictionErrors::add(const std::string& vid, const json& qids, const std::string& error) {
+  if (!file_.is_open()) {
+    file_.open(path_, std::ios::out | std::ios::binary | std::ios::trunc);
+    if (!file_) throw IoError(path_ + ": cannot open for writing");
+  }
+  file_ << json{{"vid", vid}, {"qids", qids}, {"error", error}}.dump() << "\n";
+  file_.flush();
+  if (!file_) throw IoError(path_ + ": write failed");
+  ++count_;
+}
+
+VideoFolder::VideoFolder(const std::string& dir) : dir_(dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw UsageError("--videos " + dir + ": not a folder");
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (!it->is_regular_file(type_ec)) continue;
+    const std::string name = it->path().filename().string();
+    names_by_stem_[it->path().stem().string()].push_back(name);
+  }
+  if (ec) throw UsageError("--videos " + dir + ": cannot list: " + ec.message());
+  for (auto& [stem, names] : names_by_stem_)
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      return std::make_pair(extension_rank(a), a) < std::make_pair(extension_rank(b), b);
+    });
+}
+
+std::string VideoFolder::find(const std::string& vid) const {
+  auto it = names_by_stem_.find(vid);
+  if (it == names_by_stem_.end()) throw IoError("no file " + vid + ".* in " + dir_);
+  const auto& names = it->second;
+  if (names.size() > 1) {
+    std::string all;
+    for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+    warn_once("predict-ambiguous-video:" + vid, "predict: " + std::to_string(names.size()) + " files for video '" +
+                                                    vid + "' in " + dir_ + " (" + all + "); using " + names[0]);
+  }
+  return (fs::path(dir_) / names[0]).string();
+}
+
+}  // namespace sfvu::cli

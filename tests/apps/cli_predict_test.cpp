@@ -1,0 +1,267 @@
+// The CLI contract of `sfvu predict` (exact keys, the evaluators accept its output, resume,
+// failures, exit codes), run on the built binary with the random-weight clip_tiny fixture and
+// small videos made by the ffmpeg CLI, named like the benchmarks' videos.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/test_support.h"
+
+namespace sfvu {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;  // keeps key order: the contract fixes it
+using test::shell_quote;
+
+constexpr const char* kQvA = "NUsG9BgSes0_210.0_360.0";
+constexpr const char* kQvB = "bP5KfdFJzC4_660.0_810.0";
+
+test::CommandResult sfvu_cli(const std::string& args) {
+  return test::run_command(shell_quote(test::cli_path()) + " " + args);
+}
+
+std::vector<json> lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+std::vector<std::string> keys(const json& j) {
+  std::vector<std::string> k;
+  for (auto it = j.begin(); it != j.end(); ++it) k.push_back(it.key());
+  return k;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+class CliPredict : public ::testing::Test {
+ protected:
+  // One folder of videos for the suite: QVHighlights and Charades ids, a corrupt file, and a
+  // sidecar sharing a video's stem. Ids "missing_vid" has no file.
+  static void SetUpTestSuite() {
+    if (!test::ffmpeg_cli_available()) return;
+    videos_ = test::scratch_dir("cli_predict_videos");
+    const std::string v = shell_quote(videos_ + "/");
+    test::run_ffmpeg("-f lavfi -i testsrc2=size=64x64:rate=8:duration=3 -pix_fmt yuv420p " + v + kQvA + ".mp4");
+    test::run_ffmpeg("-f lavfi -i mandelbrot=size=64x64:rate=8 -t 5 -pix_fmt yuv420p " + v + kQvB + ".mkv");
+    test::run_ffmpeg("-f lavfi -i testsrc=size=64x64:rate=8:duration=4 -pix_fmt yuv420p " + v + "3MSZA.mp4");
+    test::run_ffmpeg("-f lavfi -i smptebars=size=64x64:rate=8:duration=3 -pix_fmt yuv420p " + v + "AO8RW.mp4");
+    write_file(videos_ + "/AO8RW.json", "{}\n");
+    write_file(videos_ + "/corrupt_vid.mp4", std::string(4096, 'x'));
+  }
+
+  void SetUp() override {
+    if (!test::ffmpeg_cli_available()) GTEST_SKIP() << "needs the ffmpeg CLI to make the videos";
+    dir_ = test::scratch_dir(std::string("cli_predict_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+
+  static std::string predict(const std::string& task, const std::string& annotations, const std::string& out,
+                             const std::string& videos = videos_) {
+    return "predict --task " + task + " --model " + shell_quote(test::fixture("clip_tiny")) + " --annotations " +
+           shell_quote(annotations) + " --videos " + shell_quote(videos) + " --out " + shell_quote(out) +
+           " --no-cache --no-progress";
+  }
+
+  // QVHighlights GT lines (windows and saliency, as the val release) for `ids`.
+  static std::string qv_gt(const std::vector<std::pair<int, std::string>>& ids) {
+    std::string text;
+    for (const auto& [qid, vid] : ids)
+      text += json{{"qid", qid}, {"query", "a query " + std::to_string(qid)}, {"duration", 150}, {"vid", vid},
+                   {"relevant_clip_ids", {0, 1}}, {"saliency_scores", {{2, 3, 4}, {1, 0, 4}}},
+                   {"relevant_windows", {{0, 4}}}}.dump() + "\n";
+    return text;
+  }
+
+  static std::string videos_;
+  std::string dir_;
+};
+
+std::string CliPredict::videos_;
+
+TEST_F(CliPredict, QvHighlightsSubmissionEvaluatesCleanly) {
+  const std::string gt = dir_ + "/gt.jsonl", out = dir_ + "/pred.jsonl";
+  // Queries of two videos, interleaved: the output groups them by video, in first-appearance order.
+  write_file(gt, qv_gt({{2579, kQvA}, {7, kQvB}, {5071, kQvA}}));
+  auto r = sfvu_cli(predict("grounding", gt, out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_FALSE(fs::exists(out + ".errors.jsonl"));
+  auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 3u);
+  EXPECT_EQ(pred[0]["qid"], 2579);
+  EXPECT_EQ(pred[1]["qid"], 5071);
+  EXPECT_EQ(pred[2]["qid"], 7);
+  for (const auto& p : pred) {
+    EXPECT_EQ(keys(p), (std::vector<std::string>{"qid", "query", "vid", "pred_relevant_windows", "pred_saliency_scores"}));
+    EXPECT_EQ(p["pred_saliency_scores"].size(), 75u);  // floor(150 / 2), what the evaluator scores
+    ASSERT_FALSE(p["pred_relevant_windows"].empty());
+    for (const auto& w : p["pred_relevant_windows"]) {
+      ASSERT_EQ(w.size(), 3u);
+      EXPECT_LE(w[0].get<double>(), w[1].get<double>());
+    }
+  }
+  EXPECT_EQ(pred[0]["vid"], kQvA);
+  EXPECT_EQ(pred[0]["query"], "a query 2579");
+
+  auto eval = sfvu_cli("eval qvhighlights --quiet --gt " + shell_quote(gt) + " --pred " + shell_quote(out));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  auto metrics = json::parse(eval.out);
+  EXPECT_TRUE(metrics["brief"].contains("MR-full-mAP"));
+  EXPECT_TRUE(metrics["brief"].contains("HL-min-Fair-mAP"));
+}
+
+TEST_F(CliPredict, SaliencyLengthFollowsTheAnnotatedDuration) {
+  const std::string ann = dir_ + "/ann.jsonl", out = dir_ + "/pred.jsonl";
+  // Test-release lines (no windows); an odd duration rounds down as the evaluator does.
+  write_file(ann, std::string(R"({"qid": 1, "query": "q", "duration": 7, "vid": ")") + kQvA + "\"}\n" +
+                      R"({"qid": 2, "query": "q", "duration": 2, "vid": ")" + kQvA + "\"}\n");
+  auto r = sfvu_cli(predict("grounding", ann, out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 2u);
+  EXPECT_EQ(pred[0]["pred_saliency_scores"].size(), 3u);
+  EXPECT_EQ(pred[1]["pred_saliency_scores"].size(), 1u);
+}
+
+TEST_F(CliPredict, CharadesTxtQidsMatchTheEvaluator) {
+  const std::string gt = dir_ + "/charades_sta_test.txt", out = dir_ + "/pred.jsonl";
+  write_file(gt,
+             "3MSZA 0.5 2.5##person turn a light on.\n"
+             "AO8RW 1.0 3.0##a person is putting a book on a shelf.\n"
+             "AO8RW 2.0 1.0##a reversed line the evaluator drops.\n"
+             "3MSZA 1.0 4.0##person flipped the light switch near the door.\n");
+  auto r = sfvu_cli(predict("grounding", gt, out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(AO8RW.mp4, AO8RW.json); using AO8RW.mp4"), std::string::npos) << r.err;
+  auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 3u);
+  EXPECT_EQ(pred[0]["qid"], 12404);  // the evaluator's numbering: 12404 + line index
+  EXPECT_EQ(pred[1]["qid"], 12407);
+  EXPECT_EQ(pred[2]["qid"], 12405);
+  EXPECT_EQ(pred[0]["query"], "person turn a light on.");
+  EXPECT_EQ(pred[0]["pred_saliency_scores"].size(), 2u);  // no annotated duration: the 4-s video's 2-s clips
+  auto eval = sfvu_cli("eval charades-sta --quiet --gt " + shell_quote(gt) + " --pred " + shell_quote(out));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_EQ(json::parse(eval.out)["n_queries"], 3);
+}
+
+TEST_F(CliPredict, CharadesJsonlEvaluatesCleanly) {
+  const std::string gt = dir_ + "/charades.jsonl", out = dir_ + "/pred.jsonl";
+  write_file(gt, R"({"qid": 0, "query": "a person is putting a book on a shelf.", "duration": 3.0, "vid": "AO8RW", "relevant_windows": [[0.0, 1.5]]})"
+                 "\n"
+                 R"({"qid": 12404, "query": "person turn a light on.", "duration": 4.0, "vid": "3MSZA", "relevant_windows": [[2.0, 4.0]]})"
+                 "\n");
+  auto r = sfvu_cli(predict("grounding", gt, out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto eval = sfvu_cli("eval charades-sta --quiet --gt " + shell_quote(gt) + " --pred " + shell_quote(out));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_EQ(json::parse(eval.out)["n_queries"], 2);
+}
+
+TEST_F(CliPredict, QaJsonlAndNextQaCsvEvaluateCleanly) {
+  const std::string qa = dir_ + "/qa.jsonl", csv = dir_ + "/val.csv";
+  write_file(qa, std::string(R"({"qid": 1, "vid": "3MSZA", "question": "what?", "options": ["a", "b", "c"], "answer": 1})") +
+                     "\n" + R"({"qid": "q2", "video": "AO8RW", "question": "who?", "options": ["x", "y"], "answer": 0})" + "\n");
+  auto r = sfvu_cli(predict("qa", qa, dir_ + "/qa_pred.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pred = lines(test::read_text_file(dir_ + "/qa_pred.jsonl"));
+  ASSERT_EQ(pred.size(), 2u);
+  EXPECT_EQ(keys(pred[0]), (std::vector<std::string>{"qid", "vid", "answer_index", "probabilities"}));
+  EXPECT_EQ(pred[0]["vid"], "3MSZA");
+  EXPECT_EQ(pred[0]["probabilities"].size(), 3u);
+  auto eval = sfvu_cli("eval mcqa --quiet --gt " + shell_quote(qa) + " --pred " + shell_quote(dir_ + "/qa_pred.jsonl"));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+
+  write_file(csv,
+             "video,frame_count,width,height,question,answer,qid,type,a0,a1,a2,a3,a4\n"
+             "3MSZA,32,64,64,why did the light turn on,2,4,CW,a,b,c,d,e\n"
+             "AO8RW,24,64,64,\"what is on the shelf, finally\",0,7,DO,a book,a cup,a cat,a dog,a hat\n");
+  r = sfvu_cli(predict("qa", csv, dir_ + "/csv_pred.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  pred = lines(test::read_text_file(dir_ + "/csv_pred.jsonl"));
+  ASSERT_EQ(pred.size(), 2u);
+  EXPECT_EQ(pred[0]["qid"], "3MSZA_4");  // NExT-QA's own result key
+  eval = sfvu_cli("eval mcqa --quiet --gt " + shell_quote(csv) + " --pred " + shell_quote(dir_ + "/csv_pred.jsonl"));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+TEST_F(CliPredict, ResumeAfterATornLineEqualsAnUninterruptedRun) {
+  const std::string gt = dir_ + "/gt.jsonl", full = dir_ + "/full.jsonl", cut = dir_ + "/cut.jsonl";
+  // Interleaved videos: the torn line is video A's second query (qid 3), so the resumed run
+  // must finish A before starting B, as the uninterrupted run did.
+  write_file(gt, qv_gt({{1, kQvA}, {2, kQvB}, {3, kQvA}, {4, kQvB}}));
+  auto r = sfvu_cli(predict("grounding", gt, full));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string expected = test::read_text_file(full);
+  // Killed while writing: the first line and half of the second.
+  const size_t first_end = expected.find('\n') + 1, second_end = expected.find('\n', first_end) + 1;
+  write_file(cut, expected.substr(0, first_end + (second_end - first_end) / 2));
+  r = sfvu_cli(predict("grounding", gt, cut) + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("partial last line"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_text_file(cut), expected);
+  // A finished file: nothing to do, nothing written.
+  r = sfvu_cli(predict("grounding", gt, cut) + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text_file(cut), expected);
+}
+
+TEST_F(CliPredict, AnExistingOutputNeedsResume) {
+  const std::string gt = dir_ + "/gt.jsonl", out = dir_ + "/pred.jsonl";
+  write_file(gt, qv_gt({{1, kQvA}}));
+  write_file(out, "{\"qid\": 1}\n");
+  auto r = sfvu_cli(predict("grounding", gt, out));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("exists; pass --resume or remove it"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_text_file(out), "{\"qid\": 1}\n");
+}
+
+TEST_F(CliPredict, FailedVideosGoToTheErrorsFileAndExit3) {
+  const std::string ann = dir_ + "/ann.jsonl", gt_ok = dir_ + "/gt_ok.jsonl", out = dir_ + "/pred.jsonl";
+  write_file(ann, qv_gt({{1, "missing_vid"}, {2, kQvA}, {3, "corrupt_vid"}, {4, "missing_vid"}}));
+  write_file(gt_ok, qv_gt({{2, kQvA}}));
+  auto r = sfvu_cli(predict("grounding", ann, out));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("video 'missing_vid': no file missing_vid.* in"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("video 'corrupt_vid':"), std::string::npos) << r.err;
+  auto errors = lines(test::read_text_file(out + ".errors.jsonl"));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(keys(errors[0]), (std::vector<std::string>{"vid", "qids", "error"}));
+  EXPECT_EQ(errors[0]["vid"], "missing_vid");
+  EXPECT_EQ(errors[0]["qids"], json({1, 4}));
+  EXPECT_EQ(errors[1]["vid"], "corrupt_vid");
+  EXPECT_NE(errors[1]["error"].get<std::string>().find("corrupt_vid.mp4"), std::string::npos);
+  // The submission holds only the good video and stays valid for the evaluator.
+  auto eval = sfvu_cli("eval qvhighlights --quiet --gt " + shell_quote(gt_ok) + " --pred " + shell_quote(out));
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  // Resuming retries the failed videos only; still failing, still exit 3, no duplicate line.
+  r = sfvu_cli(predict("grounding", ann, out) + " --resume");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(lines(test::read_text_file(out)).size(), 1u);
+  EXPECT_EQ(lines(test::read_text_file(out + ".errors.jsonl")).size(), 2u);
+}
+
+TEST_F(CliPredict, BadOptionsExit2AndBadAnnotationsExit1) {
+  const std::string gt = dir_ + "/gt.jsonl", out = dir_ + "/pred.jsonl";
+  write_file(gt, qv_gt({{1, kQvA}}) + "{\"qid\": 2, \"vid\": \"x\"}\n");
+  auto task = sfvu_cli(predict("caption", gt, out));
+  EXPECT_EQ(task.exit_code, 2);
+  EXPECT_NE(task.err.find("--task"), std::string::npos) << task.err;
+  auto folder = sfvu_cli(predict("grounding", gt, out, dir_ + "/nope"));
+  EXPECT_EQ(folder.exit_code, 2);
+  auto bad = sfvu_cli(predict("grounding", gt, out));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("gt.jsonl:2: missing field 'query'"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace sfvu

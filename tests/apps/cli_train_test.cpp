@@ -1,0 +1,128 @@
+// The issue-5 CLI end to end on a tiny synthetic benchmark: synth -> train (+ resume) ->
+// ground / qa / predict with the trained folder -> the evaluators accept the predictions.
+// Tiny shapes and a handful of steps: this checks the plumbing and the contracts, not
+// accuracy (`sfvu bench ablation` measures that).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/test_support.h"
+
+namespace sfvu {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::shell_quote;
+
+test::CommandResult sfvu_cli(const std::string& args) {
+  return test::run_command(shell_quote(test::cli_path()) + " " + args);
+}
+
+std::vector<json> lines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+const char* kTiny = " --hidden 16 --layers 1 --d-model 32 --fast-size 16 --torch-threads 2 -q";
+
+class TrainCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = test::scratch_dir("cli_train");
+    for (auto [split, seed, n] : {std::tuple{"train", 11, 3}, std::tuple{"val", 12, 2}}) {
+      auto r = sfvu_cli("synth --out " + shell_quote(dir_ + "/" + split) + " --videos " + std::to_string(n) +
+                        " --seed " + std::to_string(seed) + " --size 64 --seconds 20-22 --jobs 2");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --val " + shell_quote(dir_ + "/val") +
+                      " --out " + shell_quote(dir_ + "/model") + " --steps 4 --validate-every 2" + kTiny);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    summary_ = json::parse(r.out);
+  }
+  static std::string dir_;
+  static json summary_;
+};
+std::string TrainCli::dir_;
+json TrainCli::summary_;
+
+TEST_F(TrainCli, WritesAModelFolderAndASummary) {
+  EXPECT_EQ(summary_["steps"], 4);
+  EXPECT_EQ(summary_["pathways"], "slowfast");
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer_words.json", "train_state/state.json",
+                        "train_state/optimizer.pt"})
+    EXPECT_TRUE(fs::exists(dir_ + "/model/" + f)) << f;
+  json config = json::parse(test::read_text_file(dir_ + "/model/config.json"));
+  EXPECT_EQ(config["sfvu_model"], "slowfast-grounding");
+  EXPECT_EQ(config["version"], 1);
+  EXPECT_EQ(config["backbone"]["vision_config"]["image_size"], 64);
+}
+
+TEST_F(TrainCli, ResumeContinuesFromTheSavedStep) {
+  fs::copy(dir_ + "/model", dir_ + "/resumed", fs::copy_options::recursive);
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --val " + shell_quote(dir_ + "/val") +
+                    " --out " + shell_quote(dir_ + "/resumed") + " --steps 6 --resume" + kTiny);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["steps"], 6);
+  json state = json::parse(test::read_text_file(dir_ + "/resumed/train_state/state.json"));
+  EXPECT_EQ(state["step"], 6);
+}
+
+TEST_F(TrainCli, RefusesToOverwriteAModelAndNamesAMissingSplit) {
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/model") +
+                    " --steps 1" + kTiny);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/nope") + " --out " + shell_quote(dir_ + "/m2") + " --steps 1" + kTiny);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir_ + "/nope"), std::string::npos) << r.err;
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/m3") +
+               " --pathways medium --steps 1" + kTiny);
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST_F(TrainCli, GroundAndQaAcceptTheTrainedFolder) {
+  const std::string video = dir_ + "/val/videos/synth12_0000.mp4";
+  auto r = sfvu_cli("ground --model " + shell_quote(dir_ + "/model") +
+                    " --query 'the shape with a small white dot appears' --no-cache -q " + shell_quote(video));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json g = json::parse(r.out);
+  ASSERT_TRUE(g.contains("moments")) << r.out;
+  EXPECT_FALSE(g["moments"].empty());
+  EXPECT_EQ(g["saliency"].size(), size_t(std::ceil(g["duration"].get<double>() / 2)));
+  r = sfvu_cli("qa --model " + shell_quote(dir_ + "/model") +
+               " --question 'what colour is the shape with the white dot?' --options 'red|green|blue|yellow' --no-cache -q " +
+               shell_quote(video));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["probabilities"].size(), 4u);
+}
+
+TEST_F(TrainCli, PredictWritesWhatTheEvaluatorsScore) {
+  const std::string val = dir_ + "/val";
+  auto r = sfvu_cli("predict --task grounding --model " + shell_quote(dir_ + "/model") + " --annotations " +
+                    shell_quote(val + "/annotations.jsonl") + " --videos " + shell_quote(val + "/videos") + " --out " +
+                    shell_quote(dir_ + "/pred.jsonl") + " --no-cache -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines(test::read_text_file(dir_ + "/pred.jsonl")).size(), 6u);
+  r = sfvu_cli("eval qvhighlights --gt " + shell_quote(val + "/annotations.jsonl") + " --pred " +
+               shell_quote(dir_ + "/pred.jsonl") + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out)["brief"].contains("MR-full-R1@0.5"));
+  r = sfvu_cli("predict --task qa --model " + shell_quote(dir_ + "/model") + " --annotations " +
+               shell_quote(val + "/qa.jsonl") + " --videos " + shell_quote(val + "/videos") + " --out " +
+               shell_quote(dir_ + "/qa_pred.jsonl") + " --no-cache -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = sfvu_cli("eval mcqa --gt " + shell_quote(val + "/qa.jsonl") + " --pred " + shell_quote(dir_ + "/qa_pred.jsonl") +
+               " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(json::parse(r.out)["brief"].contains("accuracy"));
+}
+
+}  // namespace
+}  // namespace sfvu

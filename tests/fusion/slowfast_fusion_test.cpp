@@ -1,0 +1,99 @@
+// The fusion layer: shapes, the gated slow-detail path starting closed, and time-stamped
+// detail (a step reads only its nearest slow frame).
+#include <gtest/gtest.h>
+
+#include "sfvu/base/error.h"
+#include "sfvu/fusion/slowfast_fusion.h"
+#include "sfvu/fusion/word_tokenizer.h"
+
+using namespace sfvu;
+using namespace sfvu::fusion;
+
+namespace {
+
+FusionConfig small_config() {
+  FusionConfig c;
+  c.timeline_dim = 12;
+  c.slow_dim = 6;
+  c.text_dim = 5;
+  c.d_model = 16;
+  c.num_heads = 2;
+  return c;
+}
+
+FusionInput input(int64_t T, int64_t Ts, int64_t B, int64_t L) {
+  FusionInput in;
+  in.timeline = torch::randn({T, 12});
+  in.timeline_seconds = torch::arange(T, torch::kFloat64) * 0.125;
+  in.slow = torch::randn({Ts, 9, 6});
+  in.slow_seconds = torch::arange(Ts, torch::kFloat64);
+  in.text = torch::randn({B, L, 5});
+  in.text_mask = torch::ones({B, L}, torch::kBool);
+  return in;
+}
+
+}  // namespace
+
+TEST(SlowFastFusion, OneFusedStepPerTimelineStepPerText) {
+  torch::manual_seed(0);
+  SlowFastFusion f(small_config());
+  torch::Tensor out = f->forward(input(24, 3, 2, 4));
+  EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 24, 16}));
+  EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+  EXPECT_DOUBLE_EQ(f->detail_gate(), 0.0);
+}
+
+TEST(SlowFastFusion, ClosedGateIgnoresSlowTokensOpenGateDoesNot) {
+  torch::manual_seed(1);
+  SlowFastFusion f(small_config());
+  f->eval();
+  FusionInput a = input(16, 2, 1, 3), b = a;
+  b.slow = torch::randn_like(a.slow);
+  EXPECT_TRUE(torch::allclose(f->forward(a), f->forward(b)));  // tanh(0) = 0: detail = text
+  for (auto& p : f->named_parameters())
+    if (p.key() == "detail.gate") p.value().data().fill_(1.0);
+  EXPECT_FALSE(torch::allclose(f->forward(a), f->forward(b)));
+}
+
+TEST(SlowFastFusion, StepsReadOnlyTheirNearestSlowFrame) {
+  torch::manual_seed(2);
+  SlowFastFusion f(small_config());
+  f->eval();
+  for (auto& p : f->named_parameters())
+    if (p.key() == "detail.gate") p.value().data().fill_(1.0);
+  auto c = small_config();
+  c.temporal_layers = 0;  // no mixing along time before or after the text enters
+  c.post_layers = 0;
+  SlowFastFusion g(c);
+  g->eval();
+  for (auto& p : g->named_parameters())
+    if (p.key() == "detail.gate") p.value().data().fill_(1.0);
+  FusionInput a = input(16, 2, 1, 3), b = a;  // steps 0..7 nearest slow 0, 8..15 nearest slow 1
+  b.slow[1] = torch::randn({9, 6});
+  torch::Tensor ya = g->forward(a), yb = g->forward(b);
+  EXPECT_TRUE(torch::allclose(ya.slice(1, 0, 4), yb.slice(1, 0, 4)));
+  EXPECT_FALSE(torch::allclose(ya.slice(1, 12, 16), yb.slice(1, 12, 16)));
+}
+
+TEST(SlowFastFusion, NearestIndices) {
+  torch::Tensor t = torch::tensor({0.0, 0.4, 0.6, 1.9, 5.0}, torch::kFloat64);
+  torch::Tensor s = torch::tensor({0.0, 1.0, 2.0}, torch::kFloat64);
+  torch::Tensor n = nearest_indices(t, s);
+  EXPECT_EQ(std::vector<int64_t>(n.data_ptr<int64_t>(), n.data_ptr<int64_t>() + 5),
+            (std::vector<int64_t>{0, 0, 1, 2, 2}));
+}
+
+TEST(SlowFastFusion, WrongInputWidthIsAUsageError) {
+  SlowFastFusion f(small_config());
+  FusionInput in = input(8, 2, 1, 3);
+  in.slow = torch::randn({2, 9, 7});
+  EXPECT_THROW(f->forward(in), UsageError);
+}
+
+TEST(WordTokenizer, SortedVocabularyWithSpecialIds) {
+  WordTokenizer t = WordTokenizer::from_texts({"The red square moves LEFT.", "the blue circle"});
+  EXPECT_EQ(t.words(), (std::vector<std::string>{"blue", "circle", "left", "moves", "red", "square", "the"}));
+  EXPECT_EQ(t.eot_id(), 10);
+  EXPECT_EQ(t.encode("the purple square", 32), (std::vector<int64_t>{2, 9, 1, 8, 10}));
+  EXPECT_EQ(t.encode("the red square moves left", 4), (std::vector<int64_t>{2, 9, 7, 10}));
+}

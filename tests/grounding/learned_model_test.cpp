@@ -1,0 +1,194 @@
+// The learned model: losses and point assignment, save/load round trip, checkpoint errors
+// naming the tensor, and a few optimisation steps that must lower the loss.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sfvu/base/error.h"
+#include "sfvu/base/safetensors.h"
+#include "sfvu/grounding/grounding_losses.h"
+#include "sfvu/grounding/learned_head.h"
+#include "sfvu/grounding/learned_model.h"
+#include "support/test_support.h"
+
+using namespace sfvu;
+using namespace sfvu::grounding;
+namespace fs = std::filesystem;
+
+namespace {
+
+LearnedModelConfig tiny_config(int64_t vocab) {
+  LearnedModelConfig c;
+  auto& v = c.backbone.vision;
+  v.image_size = 32;
+  v.patch_size = 8;
+  v.hidden_size = 16;
+  v.intermediate_size = 32;
+  v.num_hidden_layers = 1;
+  v.num_attention_heads = 2;
+  auto& t = c.backbone.text;
+  t.hidden_size = 16;
+  t.intermediate_size = 32;
+  t.num_hidden_layers = 1;
+  t.num_attention_heads = 2;
+  t.vocab_size = int(vocab);
+  t.max_position_embeddings = 16;
+  c.max_text_tokens = 16;
+  c.backbone.projection_dim = v.projection_dim = t.projection_dim = 16;
+  c.slowfast.fast = {8.0, 0, 16, 2, 2, false};
+  c.fusion.d_model = 16;
+  c.fusion.num_heads = 2;
+  return c;
+}
+
+std::shared_ptr<LearnedModelImpl> tiny_model() {
+  torch::manual_seed(0);
+  auto words = std::make_shared<const fusion::WordTokenizer>(
+      fusion::WordTokenizer::from_texts({"the red square moves left", "what colour"}));
+  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size()), words, nullptr);
+}
+
+// A video whose frames brighten inside [2, 3) s.
+VideoFeatures tiny_video(LearnedModelImpl& m) {
+  torch::Tensor slow = torch::full({4, 32, 32, 3}, 40, torch::kUInt8);
+  torch::Tensor fast = torch::full({32, 16, 16, 3}, 40, torch::kUInt8);
+  slow[2].fill_(220);
+  fast.slice(0, 16, 24).fill_(220);
+  std::vector<double> ss{0, 1, 2, 3}, fs;
+  for (int i = 0; i < 32; ++i) fs.push_back(i / 8.0);
+  return m.encode_frames(slow, ss, fast, fs, 4.0);
+}
+
+}  // namespace
+
+TEST(GroundingLosses, GeneralizedIou1d) {
+  torch::Tensor iou;
+  torch::Tensor g = generalized_iou_1d(torch::tensor({0.0, 0.0}), torch::tensor({2.0, 1.0}), torch::tensor({1.0, 2.0}),
+                                       torch::tensor({3.0, 3.0}), &iou);
+  EXPECT_NEAR(iou[0].item<double>(), 1.0 / 3, 1e-6);
+  EXPECT_NEAR(g[0].item<double>(), 1.0 / 3, 1e-6);
+  EXPECT_NEAR(iou[1].item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(g[1].item<double>(), -1.0 / 3, 1e-6);  // gap 1 in a hull of 3
+}
+
+TEST(GroundingLosses, PointsTakeWindowsOfTheirScaleAndEveryWindowTrains) {
+  GroundingOutput out;
+  out.step_seconds = 0.125;
+  for (int l = 0; l < 3; ++l)
+    for (double t = 0; t < 20; t += 0.125 * (1 << l)) {
+      out.point_seconds.push_back(t);
+      out.point_level.push_back(l);
+    }
+  // A 1 s flash (level 0 only), a 3 s move (levels 1 and 2) and a window shorter than a step.
+  std::vector<Window> w{{2.0, 3.0}, {10.0, 13.0}, {15.01, 15.05}};
+  std::vector<int64_t> owner = assign_points(out, w, 3);
+  int by_window_level[3][3] = {};
+  for (size_t i = 0; i < owner.size(); ++i)
+    if (owner[i] >= 0) ++by_window_level[owner[i]][out.point_level[i]];
+  EXPECT_EQ(by_window_level[0][0], 9);
+  EXPECT_EQ(by_window_level[0][1] + by_window_level[0][2], 0);
+  EXPECT_EQ(by_window_level[1][0], 0);
+  EXPECT_GT(by_window_level[1][1], 0);
+  EXPECT_GT(by_window_level[1][2], 0);
+  EXPECT_EQ(by_window_level[2][0], 1);  // the nearest level-0 point
+}
+
+TEST(LearnedModel, SaveLoadRoundTripGivesTheSameAnswers) {
+  auto m = tiny_model();
+  m->eval();
+  const std::string dir = test::scratch_dir("learned_model_roundtrip");
+  m->save(dir);
+  EXPECT_TRUE(LearnedModelConfig::is_learned_model_dir(dir));
+  auto loaded = LearnedModelImpl::load(dir);
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  std::vector<double> t1, t2;
+  GroundingOutput a = m->ground(v, m->encode_text({"the red square"}), &t1);
+  GroundingOutput b = loaded->ground(tiny_video(*loaded), loaded->encode_text({"the red square"}), &t2);
+  EXPECT_TRUE(torch::allclose(a.logits, b.logits));
+  EXPECT_TRUE(torch::allclose(a.saliency, b.saliency));
+  EXPECT_EQ(loaded->config().to_json(), m->config().to_json());
+}
+
+TEST(LearnedModel, CheckpointWithAWrongShapeNamesTheTensor) {
+  auto m = tiny_model();
+  const std::string dir = test::scratch_dir("learned_model_bad_shape");
+  m->save(dir);
+  // Rewrite the checkpoint with one tensor cut short.
+  SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open(dir + "/model.safetensors");
+  std::vector<TensorToWrite> tensors;
+  std::vector<std::vector<uint8_t>> keep;
+  for (const auto& name : ckpt.names()) {
+    const TensorView& v = ckpt.tensor(name);
+    std::vector<int64_t> shape = v.shape;
+    size_t bytes = v.bytes;
+    if (name == "fusion.time_proj.weight") {
+      shape[0] -= 1;
+      bytes = bytes / size_t(v.shape[0]) * size_t(shape[0]);
+    }
+    keep.emplace_back(v.data, v.data + bytes);
+    tensors.push_back({name, v.dtype, shape, keep.back().data()});
+  }
+  write_safetensors(dir + "/model.safetensors", tensors, {});
+  try {
+    LearnedModelImpl::load(dir);
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("fusion.time_proj.weight"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LearnedModel, ConfigOfAnotherVersionIsRefused) {
+  auto m = tiny_model();
+  const std::string dir = test::scratch_dir("learned_model_version");
+  m->save(dir);
+  nlohmann::json j = m->config().to_json();
+  j["version"] = 99;
+  std::ofstream(dir + "/config.json") << j.dump();
+  EXPECT_THROW(LearnedModelImpl::load(dir), FormatError);
+}
+
+TEST(LearnedModel, AFewStepsLowerTheLossOnOneVideo) {
+  auto m = tiny_model();
+  m->train();
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
+  auto step_loss = [&] {
+    VideoFeatures v = tiny_video(*m);
+    std::vector<double> times;
+    GroundingOutput g = m->ground(v, m->encode_text({"the red square"}), &times);
+    return grounding_loss(g, {{{2.0, 3.0}}}, times).total;
+  };
+  const double first = step_loss().item<double>();
+  for (int i = 0; i < 30; ++i) {
+    torch::Tensor loss = step_loss();
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  EXPECT_LT(step_loss().item<double>(), 0.7 * first);
+}
+
+TEST(LearnedHead, AnswersThroughTheVideoHeadInterface) {
+  auto m = tiny_model();
+  m->eval();
+  LearnedHead head(m);
+  pathways::VideoTokens tokens;
+  VideoFeatures v = tiny_video(*m);
+  tokens.duration_seconds = 4.0;
+  tokens.slow = v.slow.detach();
+  tokens.fast = v.fast.detach();
+  tokens.slow_pts_seconds = v.slow_seconds;
+  tokens.fast_pts_seconds = v.fast_seconds;
+  GroundingResult g = head.ground(tokens, "the red square");
+  EXPECT_EQ(g.saliency.size(), 2u);
+  ASSERT_FALSE(g.moments.empty());
+  for (const auto& mo : g.moments) {
+    EXPECT_GE(mo.start_seconds, 0);
+    EXPECT_LE(mo.end_seconds, 4.0);
+  }
+  QaResult a = head.answer(tokens, "what colour", {"red", "left", "square"});
+  ASSERT_EQ(a.probabilities.size(), 3u);
+  EXPECT_NEAR(a.probabilities[0] + a.probabilities[1] + a.probabilities[2], 1.0, 1e-6);
+  EXPECT_THROW(head.answer(tokens, "what colour", {"red"}), UsageError);
+}
