@@ -1,24 +1,16 @@
 #include "sfvu/fusion/fusion_config.h"
 
 #include "sfvu/base/error.h"
+#include "sfvu/pathways/json_fields.h"
 
 namespace sfvu::fusion {
 
 namespace {
-template <typename T>
-void read(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
-}
+using pathways::read_json_field;
 }  // namespace
 
 nlohmann::json FusionConfig::to_json() const {
-  return {{"timeline_dim", timeline_dim}, {"slow_dim", slow_dim},   {"text_dim", text_dim},
+  return {{"timeline_dim", timeline_dim}, {"slow_dim", slow_dim},   {"text_dim", text_dim}, {"timeline_token_dim", timeline_token_dim},
           {"d_model", d_model},           {"num_heads", num_heads}, {"temporal_layers", temporal_layers},
           {"post_layers", post_layers},   {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}};
@@ -27,16 +19,17 @@ nlohmann::json FusionConfig::to_json() const {
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": expected an object");
   FusionConfig c;
-  read(j, "timeline_dim", c.timeline_dim, where);
-  read(j, "slow_dim", c.slow_dim, where);
-  read(j, "text_dim", c.text_dim, where);
-  read(j, "d_model", c.d_model, where);
-  read(j, "num_heads", c.num_heads, where);
-  read(j, "temporal_layers", c.temporal_layers, where);
-  read(j, "post_layers", c.post_layers, where);
-  read(j, "mlp_ratio", c.mlp_ratio, where);
-  read(j, "time_frequencies", c.time_frequencies, where);
-  read(j, "dropout", c.dropout, where);
+  read_json_field(j, "timeline_dim", c.timeline_dim, where);
+  read_json_field(j, "slow_dim", c.slow_dim, where);
+  read_json_field(j, "text_dim", c.text_dim, where);
+  read_json_field(j, "timeline_token_dim", c.timeline_token_dim, where);
+  read_json_field(j, "d_model", c.d_model, where);
+  read_json_field(j, "num_heads", c.num_heads, where);
+  read_json_field(j, "temporal_layers", c.temporal_layers, where);
+  read_json_field(j, "post_layers", c.post_layers, where);
+  read_json_field(j, "mlp_ratio", c.mlp_ratio, where);
+  read_json_field(j, "time_frequencies", c.time_frequencies, where);
+  read_json_field(j, "dropout", c.dropout, where);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));

@@ -26,6 +26,11 @@ SlowFastFusionImpl::SlowFastFusionImpl(const FusionConfig& c)
       condition(register_module("condition", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, false, c.dropout))) {
   if (c.timeline_dim <= 0 || c.slow_dim <= 0 || c.text_dim <= 0)
     throw UsageError("fusion: timeline_dim, slow_dim and text_dim must be set");
+  if (c.timeline_token_dim > 0) {
+    step_norm = register_module("step_norm", layer_norm(c.timeline_token_dim));
+    step_proj = register_module("step_proj", torch::nn::Linear(c.timeline_token_dim, c.d_model));
+    step_match = register_module("step_match", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, false, c.dropout));
+  }
   for (int i = 0; i < c.temporal_layers; ++i)
     temporal->push_back(SelfAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, c.dropout));
   for (int i = 0; i < c.post_layers; ++i)
@@ -68,6 +73,15 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in) {
   torch::Tensor detailed = detail->forward(queries, slow);                        // [Ts, B*L, D]
   detailed = detailed.reshape({Ts, B, L, c.d_model}).permute({1, 0, 2, 3});       // [B, Ts, L, D]
 
+  // Each text's mean token attends every step's own tokens: [T, B, D] against [T, Pt, D].
+  torch::Tensor steps = x.expand({B, T, c.d_model});
+  if (step_match && in.timeline_tokens.defined()) {
+    torch::Tensor m = in.text_mask.unsqueeze(-1).to(text.scalar_type());
+    torch::Tensor text_mean = (text * m).sum(1) / m.sum(1).clamp_min(1);  // [B, D]
+    torch::Tensor tokens = step_proj->forward(step_norm->forward(in.timeline_tokens.to(device)));
+    torch::Tensor matched = step_match->forward(text_mean.unsqueeze(0).expand({T, B, c.d_model}), tokens);
+    steps = steps + matched.permute({1, 0, 2});
+  }
   // Each step reads its nearest slow frame's detail. Steps are grouped by that frame (padded
   // to the largest group, M) so each frame's detail is projected to keys once:
   // queries [B*Ts, M, D] against keys [B*Ts, L, D].
@@ -79,7 +93,7 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in) {
   std::vector<int64_t> position(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) position[size_t(t)] = f[t] * M + slot[size_t(t)];
   torch::Tensor pos = torch::tensor(position, torch::kInt64).to(device);
-  torch::Tensor grouped = torch::zeros({B, Ts * M, c.d_model}, x.options()).index_copy(1, pos, x.expand({B, T, c.d_model}));
+  torch::Tensor grouped = torch::zeros({B, Ts * M, c.d_model}, x.options()).index_copy(1, pos, steps);
   torch::Tensor key_mask = in.text_mask.unsqueeze(1).expand({B, Ts, L}).reshape({B * Ts, L});
   torch::Tensor h = condition->forward(grouped.reshape({B * Ts, M, c.d_model}), detailed.reshape({B * Ts, L, c.d_model}),
                                        key_mask);

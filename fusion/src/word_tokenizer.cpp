@@ -7,6 +7,7 @@
 #include <set>
 
 #include "sfvu/base/error.h"
+#include "sfvu/pathways/json_fields.h"
 
 namespace sfvu::fusion {
 
@@ -41,14 +42,7 @@ WordTokenizer WordTokenizer::from_words(std::vector<std::string> words) {
 }
 
 WordTokenizer WordTokenizer::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError(path + ": cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(path + ": not valid JSON: " + e.what());
-  }
+  const nlohmann::json j = pathways::read_json_file(path);
   if (!j.is_object() || j.value("type", "") != "word" || !j.contains("words") || !j["words"].is_array())
     throw FormatError(path + ": expected {\"type\": \"word\", \"words\": [...]}");
   std::vector<std::string> words;

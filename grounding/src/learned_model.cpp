@@ -6,6 +6,7 @@
 #include "sfvu/base/error.h"
 #include "sfvu/base/safetensors.h"
 #include "sfvu/pathways/checkpoint_io.h"
+#include "sfvu/pathways/json_fields.h"
 #include "sfvu/pathways/slowfast_encoder.h"
 #include "sfvu/pathways/slowfast_layout.h"
 
@@ -23,10 +24,12 @@ std::pair<int, int> token_grid(const pathways::PathwayOptions& p, const pathways
   return {h, w};
 }
 
-pathways::PathwayPlan pooling_of(const pathways::PathwayOptions& p) {
+// The planner's pooling for this pathway (a pool larger than the grid keeps the grid).
+pathways::PathwayPlan pooling_of(const pathways::PathwayOptions& p, const pathways::ClipVisionConfig& vision) {
+  const int grid = pathways::resolve_input_size(p, vision) / vision.patch_size;
   pathways::PathwayPlan plan;
-  plan.pool_h = p.pool_h;
-  plan.pool_w = p.pool_w;
+  plan.pool_h = p.pool_h > 0 ? std::min(p.pool_h, grid) : 0;
+  plan.pool_w = p.pool_w > 0 ? std::min(p.pool_w, grid) : 0;
   plan.pair_max_pool = p.pair_max_pool;
   return plan;
 }
@@ -57,6 +60,7 @@ fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& co
   f.timeline_dim = fh * fw * vision.hidden_size;
   f.slow_dim = vision.hidden_size;
   f.text_dim = config.backbone.text.hidden_size;
+  f.timeline_token_dim = vision.hidden_size;
   return f;
 }
 
@@ -75,6 +79,11 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
   fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
   grounding_head = register_module("grounding_head", GroundingHead(config_.grounding));
   qa_head = register_module("qa_head", QaHead(config_.fusion.d_model));
+  const int align_dim = config_.fusion.d_model / 2;
+  align_frame = register_module("align_frame", torch::nn::Linear(config_.backbone.vision.hidden_size, align_dim));
+  align_text = register_module("align_text", torch::nn::Linear(config_.backbone.text.hidden_size, align_dim));
+  align_scale = register_parameter("align_scale", torch::full({1}, std::log(10.0)));
+  align_bias = register_parameter("align_bias", torch::full({1}, -2.0));
   if (config_.backbone_frozen)
     for (auto& p : backbone_->parameters()) p.set_requires_grad(false);
 }
@@ -82,15 +91,7 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
 std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir, torch::Device device) {
   const fs::path root(dir);
   const std::string config_path = (root / "config.json").string();
-  std::ifstream in(config_path);
-  if (!in) throw IoError(config_path + ": cannot open");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FormatError(config_path + ": not valid JSON: " + e.what());
-  }
-  LearnedModelConfig config = LearnedModelConfig::from_json(j, config_path);
+  LearnedModelConfig config = LearnedModelConfig::from_json(pathways::read_json_file(config_path), config_path);
   std::shared_ptr<const fusion::WordTokenizer> words;
   std::shared_ptr<const pathways::ClipTokenizer> bpe;
   if (config.tokenizer == "word")
@@ -99,6 +100,7 @@ std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir,
   else
     bpe = std::make_shared<const pathways::ClipTokenizer>(pathways::ClipTokenizer::from_pretrained(dir));
   auto model = std::make_shared<LearnedModelImpl>(config, words, bpe);
+  model->tokenizer_dir_ = dir;
   model->processor_ = pathways::ClipImageProcessor::from_pretrained(dir, config.backbone.vision.image_size);
   const std::string weights = (root / "model.safetensors").string();
   if (!fs::exists(weights)) throw IoError(weights + ": missing");
@@ -108,11 +110,24 @@ std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir,
   return model;
 }
 
+void LearnedModelImpl::load_backbone(const std::string& clip_dir) {
+  pathways::load_checkpoint(*backbone_, SafetensorsCheckpoint::open(clip_dir));
+  processor_ = pathways::ClipImageProcessor::from_pretrained(clip_dir, config_.backbone.vision.image_size);
+  tokenizer_dir_ = clip_dir;
+}
+
 void LearnedModelImpl::save(const std::string& dir) const {
   const fs::path root(dir);
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) throw IoError(dir + ": cannot create: " + ec.message());
+  if (!words_ && !tokenizer_dir_.empty() && !fs::equivalent(tokenizer_dir_, root, ec))
+    for (const char* name : {"vocab.json", "merges.txt", "preprocessor_config.json"}) {
+      const fs::path from = fs::path(tokenizer_dir_) / name;
+      if (!fs::exists(from)) continue;
+      fs::copy_file(from, root / name, fs::copy_options::overwrite_existing, ec);
+      if (ec) throw IoError((root / name).string() + ": cannot write: " + ec.message());
+    }
   pathways::save_checkpoint(*this, (root / "model.safetensors").string(),
                             {{"format", "pt"}, {"sfvu_model", kLearnedModelType},
                              {"version", std::to_string(kLearnedModelVersion)}});
@@ -165,10 +180,10 @@ VideoFeatures LearnedModelImpl::encode_frames(const torch::Tensor& slow_frames, 
   v.duration_seconds = duration_seconds;
   if (slow_frames.defined() && slow_frames.size(0) > 0)
     v.slow = pathways::SlowFastEncoder::pool(pathways::backbone_grid(backbone_, processor_, layer, slow_frames),
-                                             pooling_of(config_.slowfast.slow));
+                                             pooling_of(config_.slowfast.slow, config_.backbone.vision));
   if (fast_frames.defined() && fast_frames.size(0) > 0)
     v.fast = pathways::SlowFastEncoder::pool(pathways::backbone_grid(backbone_, processor_, layer, fast_frames),
-                                             pooling_of(config_.slowfast.fast));
+                                             pooling_of(config_.slowfast.fast, config_.backbone.vision));
   v.slow_seconds = std::move(slow_seconds);
   v.fast_seconds = std::move(fast_seconds);
   return v;
@@ -193,6 +208,7 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
   if (config_.pathways == PathwayMode::kSlow) {
     torch::Tensor pooled = pathways::adaptive_avg_pool_grid(v.slow, fh, fw);
     in.timeline = pooled.reshape({pooled.size(0), -1}).to(device);
+    in.timeline_tokens = pooled.reshape({pooled.size(0), -1, pooled.size(3)});
     in.timeline_seconds = seconds(v.slow_seconds);
     *times = v.slow_seconds;
   } else {
@@ -200,6 +216,7 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
       throw FormatError("fast tokens are " + std::to_string(v.fast.size(1)) + "x" + std::to_string(v.fast.size(2)) +
                         " per frame; this model was trained on " + std::to_string(fh) + "x" + std::to_string(fw));
     in.timeline = v.fast.reshape({v.fast.size(0), -1}).to(device);
+    in.timeline_tokens = v.fast.reshape({v.fast.size(0), -1, v.fast.size(3)});
     in.timeline_seconds = seconds(v.fast_seconds);
     *times = v.fast_seconds;
   }
@@ -212,6 +229,24 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
 GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times) {
   torch::Tensor fused = fuse(video, text, times);
   return grounding_head->forward(fused, *times);
+}
+
+// Note [Backbone alignment]
+// A backbone trained from scratch gets its only gradient through the whole fusion stack,
+// which at initialisation is noise: learning what a "yellow triangle" looks like that way is
+// slow. Training adds a CLIP-style loss straight on the backbone's outputs: each frame's mean
+// token and each query's mean text token, projected and compared by a scaled cosine, must
+// say whether the frame lies inside the query's window (BCE, like the saliency loss). It uses
+// nothing but the grounding annotations, costs two small projections, and gives the towers a
+// short path to a shared vocabulary of colours and shapes that the fusion then builds on.
+torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text) {
+  torch::Tensor frames = torch::nn::functional::normalize(
+      align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}).mean(1)),
+      torch::nn::functional::NormalizeFuncOptions().dim(1));                                    // [T, A]
+  torch::Tensor m = text.mask.unsqueeze(-1).to(text.features.scalar_type());
+  torch::Tensor words = align_text->forward((text.features * m).sum(1) / m.sum(1).clamp_min(1));
+  words = torch::nn::functional::normalize(words, torch::nn::functional::NormalizeFuncOptions().dim(1));  // [B, A]
+  return align_scale.exp() * torch::matmul(words, frames.t()) + align_bias;  // [B, T]
 }
 
 torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const TextBatch& options_text) {

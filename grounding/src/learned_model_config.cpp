@@ -4,6 +4,7 @@
 
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/learned_model.h"
+#include "sfvu/pathways/json_fields.h"
 
 namespace sfvu::grounding {
 namespace {
@@ -12,13 +13,7 @@ using nlohmann::json;
 
 template <typename T>
 void read(const json& j, const char* key, T& out, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const json::exception&) {
-    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
+  pathways::read_json_field(j, key, out, where);
 }
 
 const json& require(const json& j, const char* key, const std::string& where) {

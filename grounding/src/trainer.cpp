@@ -105,10 +105,30 @@ void write_json_atomic(const fs::path& path, const json& j) {
 
 // The video's tokens: through the (trainable) backbone, only the pathways the model reads.
 VideoFeatures features_of(LearnedModelImpl& model, const TrainVideo& v) {
+  if (v.features) return *v.features;
   const PathwayMode m = model.config().pathways;
   torch::Tensor slow = m == PathwayMode::kFast ? torch::Tensor() : v.slow_frames;
   torch::Tensor fast = m == PathwayMode::kSlow ? torch::Tensor() : v.fast_frames;
   return model.encode_frames(slow, v.slow_seconds, fast, v.fast_seconds, v.duration_seconds);
+}
+
+// Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
+torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, const TextBatch& text,
+                             const std::vector<std::vector<Window>>& windows) {
+  torch::Tensor total = torch::zeros({});
+  auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times) {
+    if (!tokens.defined() || tokens.size(0) == 0) return;
+    torch::Tensor logits = model.align_logits(tokens, text);  // [B, T]
+    torch::Tensor label = torch::zeros_like(logits);
+    for (size_t b = 0; b < windows.size(); ++b)
+      for (size_t t = 0; t < times.size(); ++t)
+        for (const auto& w : windows[b])
+          if (times[t] >= w.start_seconds && times[t] <= w.end_seconds) label[int64_t(b)][int64_t(t)] = 1.0;
+    total = total + torch::binary_cross_entropy_with_logits(logits, label);
+  };
+  one(f.fast, f.fast_seconds);
+  one(f.slow, f.slow_seconds);
+  return total;
 }
 
 torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const TrainVideo& v, double* value) {
@@ -181,9 +201,6 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   if (o.out_dir.empty()) throw UsageError("train: no output folder");
   if (o.init != "scratch" && o.init.rfind("clip:", 0) != 0)
     throw UsageError("--init must be 'scratch' or 'clip:DIR', not '" + o.init + "'");
-  if (o.init != "scratch")
-    throw UsageError("--init clip:DIR: training on a frozen pretrained CLIP goes through the token cache; "
-                     "this build trains the from-scratch backbone only (see README)");
   auto report = [&](TrainProgress p) {
     if (progress && !progress(p)) throw Cancelled("training stopped");
   };
@@ -206,8 +223,24 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       throw UsageError(o.out_dir + " already holds a model: pass --resume or choose another --out");
     torch::manual_seed(o.seed);
     auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(train_split.texts()));
-    model = std::make_shared<LearnedModelImpl>(scratch_config(o, split_video_size(train_split), words->vocab_size()),
-                                               words, nullptr);
+    if (o.init == "scratch") {
+      model = std::make_shared<LearnedModelImpl>(scratch_config(o, split_video_size(train_split), words->vocab_size()),
+                                                 words, nullptr);
+    } else {
+      // A pretrained CLIP, frozen: its tokenizer and preprocessing, the default SlowFast sampling.
+      const std::string clip_dir = o.init.substr(5);
+      pathways::ClipBundle clip = pathways::ClipBundle::load(clip_dir);
+      clip.require_tokenizer();
+      LearnedModelConfig c;
+      c.pathways = o.pathways;
+      c.tokenizer = "clip";
+      c.backbone = clip.model->config();
+      c.backbone_parts = clip.model->parts();
+      c.backbone_frozen = true;
+      c.fusion.d_model = o.d_model;
+      model = std::make_shared<LearnedModelImpl>(c, nullptr, clip.tokenizer);
+      model->load_backbone(clip_dir);
+    }
   }
   model->train();
   const auto& config = model->config();
@@ -222,6 +255,15 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   };
   decode_split(train_split, config.slowfast, config.backbone.vision, decode_progress);
   if (has_val) decode_split(val_split, config.slowfast, config.backbone.vision, decode_progress);
+  if (config.backbone_frozen) {
+    // A frozen backbone's tokens never change: encode every video once, drop its frames.
+    torch::NoGradGuard no_grad;
+    for (TrainSplit* split : {&train_split, &val_split})
+      for (auto& v : split->videos) {
+        v.features = std::make_shared<VideoFeatures>(features_of(*model, v));
+        v.slow_frames = v.fast_frames = torch::Tensor();
+      }
+  }
 
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
@@ -304,9 +346,10 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
         windows.push_back(q.windows);
       }
       std::vector<double> times;
-      GroundingOutput g = model->ground(f, model->encode_text(texts), &times);
+      TextBatch text = model->encode_text(texts);
+      GroundingOutput g = model->ground(f, text, &times);
       parts = grounding_loss(g, windows, times);
-      loss = loss + parts.total;
+      loss = loss + parts.total + alignment_loss(*model, f, text, windows);
     }
     double qa_value = 0;
     if (!v.qa.empty()) loss = loss + o.qa_weight * qa_loss(*model, f, v, &qa_value);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sfvu/base/error.h"
+#include "sfvu/pathways/json_fields.h"
 
 namespace sfvu::pathways {
 namespace {
@@ -14,13 +15,7 @@ using nlohmann::json;
 // Reads `key` into `out` if present, with a type check that names the file and key.
 template <typename T>
 void read(const json& j, const char* key, T& out, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const json::exception&) {
-    throw FormatError(where + ": key '" + key + "' has the wrong type (" + it->dump() + ")");
-  }
+  read_json_field(j, key, out, where);
 }
 
 void read_shape(const json& j, EncoderShape& e, const std::string& where) {

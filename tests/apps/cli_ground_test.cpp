@@ -15,15 +15,10 @@ using json = nlohmann::ordered_json;  // keeps key order: the contract fixes it
 using test::shell_quote;
 
 std::string model() { return shell_quote(test::fixture("clip_tiny")); }
-test::CommandResult sfvu_cli(const std::string& args) {
-  return test::run_command(shell_quote(test::cli_path()) + " " + args);
-}
+test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
 std::vector<json> lines(const std::string& text) {
   std::vector<json> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
+  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
   return out;
 }
 std::vector<std::string> keys(const json& j) {

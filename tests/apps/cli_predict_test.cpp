@@ -20,16 +20,11 @@ using test::shell_quote;
 constexpr const char* kQvA = "NUsG9BgSes0_210.0_360.0";
 constexpr const char* kQvB = "bP5KfdFJzC4_660.0_810.0";
 
-test::CommandResult sfvu_cli(const std::string& args) {
-  return test::run_command(shell_quote(test::cli_path()) + " " + args);
-}
+test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
 
 std::vector<json> lines(const std::string& text) {
   std::vector<json> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
+  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
   return out;
 }
 

@@ -17,16 +17,11 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using test::shell_quote;
 
-test::CommandResult sfvu_cli(const std::string& args) {
-  return test::run_command(shell_quote(test::cli_path()) + " " + args);
-}
+test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
 
 std::vector<json> lines(const std::string& text) {
   std::vector<json> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json::parse(line));
+  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
   return out;
 }
 
@@ -87,6 +82,21 @@ TEST_F(TrainCli, RefusesToOverwriteAModelAndNamesAMissingSplit) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {
+  const std::string out = dir_ + "/from_clip";
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
+                    " --init clip:" + shell_quote(test::fixture("clip_tiny")) + " --steps 2 --d-model 32 -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json config = json::parse(test::read_text_file(out + "/config.json"));
+  EXPECT_EQ(config["backbone_frozen"], true);
+  EXPECT_EQ(config["text"]["tokenizer"], "clip");
+  EXPECT_TRUE(fs::exists(out + "/vocab.json") && fs::exists(out + "/merges.txt"));
+  r = sfvu_cli("ground --model " + shell_quote(out) + " --query 'the red square moves left' --no-cache -q " +
+               shell_quote(dir_ + "/train/videos/synth11_0000.mp4"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(json::parse(r.out)["moments"].empty());
+}
+
 TEST_F(TrainCli, GroundAndQaAcceptTheTrainedFolder) {
   const std::string video = dir_ + "/val/videos/synth12_0000.mp4";
   auto r = sfvu_cli("ground --model " + shell_quote(dir_ + "/model") +
@@ -122,6 +132,29 @@ TEST_F(TrainCli, PredictWritesWhatTheEvaluatorsScore) {
                " --quiet");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(json::parse(r.out)["brief"].contains("accuracy"));
+}
+
+}  // namespace
+}  // namespace sfvu
+
+namespace sfvu {
+namespace {
+
+// `make demo`'s second half: the bundled model (data/models/synth-tiny, `make synth-model`)
+// must keep loading with this code and ground the bundled synthetic video.
+TEST(BundledModel, GroundsTheDemoVideoAndPlotsIt) {
+  const std::string repo = fs::path(test::fixture("")).parent_path().parent_path().parent_path().string();
+  const std::string model = repo + "/data/models/synth-tiny", video = repo + "/data/samples/synth_demo.mp4";
+  ASSERT_TRUE(fs::exists(model + "/config.json")) << model;
+  const std::string plot = test::scratch_dir("bundled_model") + "/plot.png";
+  auto r = test::run_sfvu("ground --model " + shell_quote(model) +
+                          " --query 'the shape with a small white dot appears' --no-cache -q --plot " +
+                          shell_quote(plot) + " " + shell_quote(video));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json g = json::parse(r.out);
+  EXPECT_FALSE(g["moments"].empty());
+  EXPECT_TRUE(fs::exists(plot));
+  EXPECT_LT(fs::file_size(model + "/model.safetensors"), 10u << 20);
 }
 
 }  // namespace

@@ -86,8 +86,9 @@ TEST(GroundingLosses, PointsTakeWindowsOfTheirScaleAndEveryWindowTrains) {
   int by_window_level[3][3] = {};
   for (size_t i = 0; i < owner.size(); ++i)
     if (owner[i] >= 0) ++by_window_level[owner[i]][out.point_level[i]];
-  EXPECT_EQ(by_window_level[0][0], 9);
-  EXPECT_EQ(by_window_level[0][1] + by_window_level[0][2], 0);
+  EXPECT_EQ(by_window_level[0][0], 9);  // 8 steps long: levels 0 and 1, not 2
+  EXPECT_EQ(by_window_level[0][1], 5);
+  EXPECT_EQ(by_window_level[0][2], 0);
   EXPECT_EQ(by_window_level[1][0], 0);
   EXPECT_GT(by_window_level[1][1], 0);
   EXPECT_GT(by_window_level[1][2], 0);

@@ -95,4 +95,15 @@ std::vector<uint8_t> read_binary_file(const std::string& path) {
   return std::vector<uint8_t>(s.begin(), s.end());
 }
 
+CommandResult run_sfvu(const std::string& args) { return run_command(shell_quote(cli_path()) + " " + args); }
+
+std::vector<std::string> nonempty_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
 }  // namespace sfvu::test

@@ -29,6 +29,10 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 /// Single-quotes `s` for /bin/sh.
 std::string shell_quote(const std::string& s);
+/// Runs the built `sfvu` CLI with `args` (already shell-quoted where needed).
+CommandResult run_sfvu(const std::string& args);
+/// The non-empty lines of `text` (JSON-lines output).
+std::vector<std::string> nonempty_lines(const std::string& text);
 
 bool ffmpeg_cli_available();
 /// Runs the ffmpeg CLI with `args` (after "ffmpeg -nostdin -v error -y"); ASSERT-fails on error.

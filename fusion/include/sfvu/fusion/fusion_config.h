@@ -12,6 +12,7 @@ struct FusionConfig {
   int timeline_dim = 0;  ///< width of one timeline step's input features (e.g. 4x4 tokens x D)
   int slow_dim = 0;      ///< width of one slow token
   int text_dim = 0;      ///< width of one text token
+  int timeline_token_dim = 0;  ///< width of one token of a timeline step (0: steps are not matched per token)
   int d_model = 128;
   int num_heads = 4;
   int temporal_layers = 2;  ///< self-attention layers over the timeline before the text enters

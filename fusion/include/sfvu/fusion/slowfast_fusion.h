@@ -10,6 +10,10 @@
 // Every timestep t then reads the text as seen in its nearest slow frame:
 //   h_t = timeline_t + crossattn(timeline_t -> detail_{f(t)})
 // and post_layers of self-attention spread that along the timeline (boundaries, motion).
+// Before that, when the steps' own tokens are given, each text (its mean token) attends the
+// tokens of every step (step_match): a direct text-to-region match per step, so "the yellow
+// triangle" finds where in the frame a yellow triangle is at each step without having to be
+// decoded from the flattened step feature by an MLP; its output is added to the step.
 // Attending per slow frame (rather than to all slow tokens at once) keeps the detail
 // time-stamped: "the shape with a white dot" lights up exactly the steps whose slow frame
 // shows it. The text-to-slow attention runs every text's tokens as queries of one batch row
@@ -29,6 +33,7 @@ namespace sfvu::fusion {
 struct FusionInput {
   torch::Tensor timeline;          ///< [T, timeline_dim] one row per timeline step
   torch::Tensor timeline_seconds;  ///< [T] float64, increasing
+  torch::Tensor timeline_tokens;   ///< [T, Pt, timeline_token_dim] each step's tokens (optional)
   torch::Tensor slow;              ///< [Ts, P, slow_dim] tokens of each slow frame
   torch::Tensor slow_seconds;      ///< [Ts] float64, increasing
   torch::Tensor text;              ///< [B, L, text_dim] token features of B texts
@@ -47,7 +52,9 @@ class SlowFastFusionImpl : public torch::nn::Module {
  private:
   FusionConfig config_;
   torch::nn::Linear timeline_proj{nullptr}, slow_proj{nullptr}, text_proj{nullptr}, time_proj{nullptr};
-  torch::nn::LayerNorm timeline_norm{nullptr}, slow_norm{nullptr}, text_norm{nullptr};
+  torch::nn::LayerNorm timeline_norm{nullptr}, slow_norm{nullptr}, text_norm{nullptr}, step_norm{nullptr};
+  torch::nn::Linear step_proj{nullptr};
+  CrossAttentionBlock step_match{nullptr};
   torch::nn::ModuleList temporal{nullptr}, post{nullptr};
   CrossAttentionBlock detail{nullptr}, condition{nullptr};
 };

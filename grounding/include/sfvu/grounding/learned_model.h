@@ -84,6 +84,9 @@ class LearnedModelImpl : public torch::nn::Module {
   /// Loads a model folder; throws IoError / FormatError naming the file and the key (missing
   /// or mis-shaped tensors listed by name). The model is in eval mode.
   static std::shared_ptr<LearnedModelImpl> load(const std::string& dir, torch::Device device = torch::kCPU);
+  /// Copies a pretrained CLIP folder's weights into the backbone (shapes must match the
+  /// config) and takes its preprocessing and tokenizer files (copied on save).
+  void load_backbone(const std::string& clip_dir);
   /// Writes the folder (config.json, model.safetensors, tokenizer files) atomically per file.
   void save(const std::string& dir) const;
 
@@ -109,17 +112,23 @@ class LearnedModelImpl : public torch::nn::Module {
   /// The fused timeline [B, T, D] for B texts, and the timeline's times.
   torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
   GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
+  /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
+  /// [T, h, w, D] (mean token) and each text (mean token), CLIP-style (scaled cosine + bias).
+  torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text);
   torch::Tensor qa_scores(const VideoFeatures& video, const TextBatch& options_text);  ///< [B]
 
  private:
   LearnedModelConfig config_;
   std::shared_ptr<const fusion::WordTokenizer> words_;
   std::shared_ptr<const pathways::ClipTokenizer> bpe_;
+  std::string tokenizer_dir_;  ///< where vocab.json / merges.txt / preprocessor_config.json come from
   pathways::ClipModel backbone_{nullptr};
   pathways::ClipImageProcessor processor_;
   fusion::SlowFastFusion fusion{nullptr};
   GroundingHead grounding_head{nullptr};
   QaHead qa_head{nullptr};
+  torch::nn::Linear align_frame{nullptr}, align_text{nullptr};
+  torch::Tensor align_scale, align_bias;
 };
 TORCH_MODULE(LearnedModel);
 

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct TrainVideo {
   std::vector<TrainQa> qa;
   torch::Tensor slow_frames, fast_frames;  ///< uint8 [T, S, S, 3]
   std::vector<double> slow_seconds, fast_seconds;
+  /// Tokens computed once when the backbone is frozen (pretrained CLIP); frames are dropped.
+  std::shared_ptr<struct VideoFeatures> features;
 };
 
 struct TrainSplit {
