@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/cli_json.h"
 #include "support/test_support.h"
 
 namespace sfvu {
@@ -16,16 +17,8 @@ using test::shell_quote;
 
 std::string model() { return shell_quote(test::fixture("clip_tiny")); }
 test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
-std::vector<json> lines(const std::string& text) {
-  std::vector<json> out;
-  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
-  return out;
-}
-std::vector<std::string> keys(const json& j) {
-  std::vector<std::string> k;
-  for (auto it = j.begin(); it != j.end(); ++it) k.push_back(it.key());
-  return k;
-}
+std::vector<json> lines(const std::string& text) { return test::json_lines<json>(text); }
+std::vector<std::string> keys(const json& j) { return test::json_keys(j); }
 
 TEST(CliGround, OneLinePerVideoAndQueryWithTheContractKeys) {
   const std::string dir = test::scratch_dir("cli_ground");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/cli_json.h"
 #include "support/test_support.h"
 
 namespace sfvu {
@@ -22,17 +23,9 @@ constexpr const char* kQvB = "bP5KfdFJzC4_660.0_810.0";
 
 test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
 
-std::vector<json> lines(const std::string& text) {
-  std::vector<json> out;
-  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
-  return out;
-}
+std::vector<json> lines(const std::string& text) { return test::json_lines<json>(text); }
 
-std::vector<std::string> keys(const json& j) {
-  std::vector<std::string> k;
-  for (auto it = j.begin(); it != j.end(); ++it) k.push_back(it.key());
-  return k;
-}
+std::vector<std::string> keys(const json& j) { return test::json_keys(j); }
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;

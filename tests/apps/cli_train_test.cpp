@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "support/cli_json.h"
 #include "support/test_support.h"
 
 namespace sfvu {
@@ -19,11 +20,7 @@ using test::shell_quote;
 
 test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(args); }
 
-std::vector<json> lines(const std::string& text) {
-  std::vector<json> out;
-  for (const auto& line : test::nonempty_lines(text)) out.push_back(json::parse(line));
-  return out;
-}
+std::vector<json> lines(const std::string& text) { return test::json_lines<json>(text); }
 
 const char* kTiny = " --hidden 16 --layers 1 --d-model 32 --fast-size 16 --torch-threads 2 -q";
 
