@@ -54,9 +54,7 @@ WordTokenizer WordTokenizer::from_file(const std::string& path) {
 }
 
 void WordTokenizer::save(const std::string& path) const {
-  std::ofstream out(path);
-  out << nlohmann::json{{"type", "word"}, {"words", words_}}.dump(1) << "\n";
-  if (!out) throw IoError(path + ": cannot write");
+  pathways::write_text_file_atomic(path, nlohmann::json{{"type", "word"}, {"words", words_}}.dump(1) + "\n");
 }
 
 std::vector<int64_t> WordTokenizer::encode(const std::string& text, int max_length) const {

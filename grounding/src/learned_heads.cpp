@@ -91,7 +91,6 @@ std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double
     Moment m{std::clamp(pa[i], 0.0, duration), std::clamp(pb[i], 0.0, duration), ps[i]};
     if (m.end_seconds - m.start_seconds > 1e-3) all.push_back(m);
   }
-  std::sort(all.begin(), all.end(), [](const Moment& x, const Moment& y) { return x.score > y.score; });
   return nms(std::move(all), nms_iou, max_moments);
 }
 

@@ -39,18 +39,6 @@ int resolved_layer(const LearnedModelConfig& c) {
   return c.slowfast.layer < 0 ? L + 1 + c.slowfast.layer : c.slowfast.layer;
 }
 
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw IoError(tmp.string() + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw IoError(path.string() + ": cannot write: " + ec.message());
-}
-
 }  // namespace
 
 fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& config) {
@@ -131,13 +119,8 @@ void LearnedModelImpl::save(const std::string& dir) const {
   pathways::save_checkpoint(*this, (root / "model.safetensors").string(),
                             {{"format", "pt"}, {"sfvu_model", kLearnedModelType},
                              {"version", std::to_string(kLearnedModelVersion)}});
-  if (words_) {
-    const fs::path tmp = root / "tokenizer_words.json.tmp";
-    words_->save(tmp.string());
-    fs::rename(tmp, root / "tokenizer_words.json", ec);
-    if (ec) throw IoError((root / "tokenizer_words.json").string() + ": cannot write: " + ec.message());
-  }
-  write_text_atomic(root / "config.json", config_.to_json().dump(2) + "\n");
+  if (words_) words_->save((root / "tokenizer_words.json").string());
+  pathways::write_text_file_atomic((root / "config.json").string(), config_.to_json().dump(2) + "\n");
 }
 
 pathways::ClipBundle LearnedModelImpl::bundle(const std::string& dir) const {

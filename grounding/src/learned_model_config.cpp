@@ -10,11 +10,7 @@ namespace sfvu::grounding {
 namespace {
 
 using nlohmann::json;
-
-template <typename T>
-void read(const json& j, const char* key, T& out, const std::string& where) {
-  pathways::read_json_field(j, key, out, where);
-}
+using pathways::read_json_field;
 
 const json& require(const json& j, const char* key, const std::string& where) {
   auto it = j.find(key);
@@ -29,12 +25,12 @@ json pathway_json(const pathways::PathwayOptions& p) {
 
 pathways::PathwayOptions pathway_from(const json& j, const std::string& where) {
   pathways::PathwayOptions p;
-  read(j, "fps", p.fps, where);
-  read(j, "n_frames", p.n_frames, where);
-  read(j, "input_size", p.input_size, where);
-  read(j, "pool_h", p.pool_h, where);
-  read(j, "pool_w", p.pool_w, where);
-  read(j, "pair_max_pool", p.pair_max_pool, where);
+  read_json_field(j, "fps", p.fps, where);
+  read_json_field(j, "n_frames", p.n_frames, where);
+  read_json_field(j, "input_size", p.input_size, where);
+  read_json_field(j, "pool_h", p.pool_h, where);
+  read_json_field(j, "pool_w", p.pool_w, where);
+  read_json_field(j, "pair_max_pool", p.pair_max_pool, where);
   return p;
 }
 
@@ -52,13 +48,13 @@ pathways::SlowFastOptions slowfast_from(const json& j, const std::string& where)
   pathways::SlowFastOptions o;
   if (j.contains("slow")) o.slow = pathway_from(j["slow"], where + " slow");
   if (j.contains("fast")) o.fast = pathway_from(j["fast"], where + " fast");
-  read(j, "layer", o.layer, where);
+  read_json_field(j, "layer", o.layer, where);
   std::string resize;
-  read(j, "resize", resize, where);
+  read_json_field(j, "resize", resize, where);
   if (!resize.empty()) o.resize = decode::parse_resize_mode(resize);
-  read(j, "token_budget", o.token_budget, where);
-  read(j, "clip_seconds", o.clip_seconds, where);
-  read(j, "batch", o.batch, where);
+  read_json_field(j, "token_budget", o.token_budget, where);
+  read_json_field(j, "clip_seconds", o.clip_seconds, where);
+  read_json_field(j, "batch", o.batch, where);
   try {
     o.validate();
   } catch (const UsageError& e) {
@@ -107,43 +103,43 @@ json LearnedModelConfig::to_json() const {
 LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": expected a JSON object");
   std::string type;
-  read(j, "sfvu_model", type, where);
+  read_json_field(j, "sfvu_model", type, where);
   if (type != kLearnedModelType) throw FormatError(where + ": 'sfvu_model' is not '" + std::string(kLearnedModelType) + "'");
   int version = 0;
-  read(j, "version", version, where);
+  read_json_field(j, "version", version, where);
   if (version < 1 || version > kLearnedModelVersion)
     throw FormatError(where + ": model version " + std::to_string(version) + " is not supported (this build reads 1.." +
                       std::to_string(kLearnedModelVersion) + ")");
   LearnedModelConfig c;
   std::string mode = "slowfast";
-  read(j, "pathways", mode, where);
+  read_json_field(j, "pathways", mode, where);
   try {
     c.pathways = parse_pathway_mode(mode);
   } catch (const UsageError& e) {
     throw FormatError(where + ": " + e.what());
   }
   if (j.contains("text")) {
-    read(j["text"], "tokenizer", c.tokenizer, where + " text");
-    read(j["text"], "max_tokens", c.max_text_tokens, where + " text");
+    read_json_field(j["text"], "tokenizer", c.tokenizer, where + " text");
+    read_json_field(j["text"], "max_tokens", c.max_text_tokens, where + " text");
   }
   if (c.tokenizer != "word" && c.tokenizer != "clip")
     throw FormatError(where + ": text.tokenizer must be 'word' or 'clip', not '" + c.tokenizer + "'");
   c.backbone = pathways::ClipConfig::from_json_text(require(j, "backbone", where).dump(), where + " backbone");
   if (j.contains("backbone_parts")) {
-    read(j["backbone_parts"], "text", c.backbone_parts.text, where);
-    read(j["backbone_parts"], "visual_projection", c.backbone_parts.visual_projection, where);
-    read(j["backbone_parts"], "text_projection", c.backbone_parts.text_projection, where);
+    read_json_field(j["backbone_parts"], "text", c.backbone_parts.text, where);
+    read_json_field(j["backbone_parts"], "visual_projection", c.backbone_parts.visual_projection, where);
+    read_json_field(j["backbone_parts"], "text_projection", c.backbone_parts.text_projection, where);
   }
   if (!c.backbone_parts.text) throw FormatError(where + ": the backbone needs its text tower");
-  read(j, "backbone_frozen", c.backbone_frozen, where);
+  read_json_field(j, "backbone_frozen", c.backbone_frozen, where);
   c.slowfast = slowfast_from(require(j, "slowfast", where), where + " slowfast");
   c.fusion = fusion::FusionConfig::from_json(require(j, "fusion", where), where + " fusion");
-  if (j.contains("grounding")) read(j["grounding"], "levels", c.grounding.levels, where + " grounding");
+  if (j.contains("grounding")) read_json_field(j["grounding"], "levels", c.grounding.levels, where + " grounding");
   c.grounding.d_model = c.fusion.d_model;
   if (j.contains("inference")) {
-    read(j["inference"], "clip_seconds", c.clip_seconds, where + " inference");
-    read(j["inference"], "nms_iou", c.nms_iou, where + " inference");
-    read(j["inference"], "max_moments", c.max_moments, where + " inference");
+    read_json_field(j["inference"], "clip_seconds", c.clip_seconds, where + " inference");
+    read_json_field(j["inference"], "nms_iou", c.nms_iou, where + " inference");
+    read_json_field(j["inference"], "max_moments", c.max_moments, where + " inference");
   }
   if (j.contains("training")) c.training = j["training"];
   return c;

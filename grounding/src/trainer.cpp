@@ -11,6 +11,7 @@
 #include "sfvu/decode/video_reader.h"
 #include "sfvu/grounding/learned_head.h"
 #include "sfvu/grounding/train_data.h"
+#include "sfvu/pathways/json_fields.h"
 
 namespace sfvu::grounding {
 namespace fs = std::filesystem;
@@ -91,16 +92,6 @@ State read_state(const std::string& path) {
     s.best.accuracy = j["best"].value("accuracy", 0.0);
   }
   return s;
-}
-
-void write_json_atomic(const fs::path& path, const json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
-    if (!out) throw IoError(tmp.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
 }
 
 // The video's tokens: through the (trainable) backbone, only the pathways the model reads.
@@ -288,7 +279,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     model->save(state_dir.string());
     torch::save(optimizer, (state_dir / "optimizer.pt").string());
     st.elapsed_seconds = elapsed();
-    write_json_atomic(state_dir / "state.json", state_json(st, o));
+    pathways::write_text_file_atomic((state_dir / "state.json").string(), state_json(st, o).dump(2) + "\n");
   };
   auto training_info = [&] {
     return json{{"data", o.data_dir}, {"val", o.val_dir}, {"init", o.init}, {"seed", o.seed},

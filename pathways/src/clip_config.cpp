@@ -12,21 +12,15 @@ namespace {
 
 using nlohmann::json;
 
-// Reads `key` into `out` if present, with a type check that names the file and key.
-template <typename T>
-void read(const json& j, const char* key, T& out, const std::string& where) {
-  read_json_field(j, key, out, where);
-}
-
 void read_shape(const json& j, EncoderShape& e, const std::string& where) {
-  read(j, "hidden_size", e.hidden_size, where);
-  read(j, "intermediate_size", e.intermediate_size, where);
-  read(j, "num_hidden_layers", e.num_hidden_layers, where);
-  read(j, "num_attention_heads", e.num_attention_heads, where);
-  read(j, "projection_dim", e.projection_dim, where);
-  read(j, "layer_norm_eps", e.layer_norm_eps, where);
+  read_json_field(j, "hidden_size", e.hidden_size, where);
+  read_json_field(j, "intermediate_size", e.intermediate_size, where);
+  read_json_field(j, "num_hidden_layers", e.num_hidden_layers, where);
+  read_json_field(j, "num_attention_heads", e.num_attention_heads, where);
+  read_json_field(j, "projection_dim", e.projection_dim, where);
+  read_json_field(j, "layer_norm_eps", e.layer_norm_eps, where);
   std::string a;
-  read(j, "hidden_act", a, where);
+  read_json_field(j, "hidden_act", a, where);
   if (!a.empty()) e.hidden_act = parse_activation(a, where);
   if (e.hidden_size <= 0 || e.num_attention_heads <= 0 || e.hidden_size % e.num_attention_heads != 0)
     throw FormatError(where + ": hidden_size " + std::to_string(e.hidden_size) +
@@ -36,9 +30,9 @@ void read_shape(const json& j, EncoderShape& e, const std::string& where) {
 ClipVisionConfig vision_from(const json& j, const std::string& where) {
   ClipVisionConfig v;
   read_shape(j, v, where);
-  read(j, "num_channels", v.num_channels, where);
-  read(j, "image_size", v.image_size, where);
-  read(j, "patch_size", v.patch_size, where);
+  read_json_field(j, "num_channels", v.num_channels, where);
+  read_json_field(j, "image_size", v.image_size, where);
+  read_json_field(j, "patch_size", v.patch_size, where);
   if (v.patch_size <= 0 || v.image_size % v.patch_size != 0)
     throw FormatError(where + ": image_size " + std::to_string(v.image_size) + " is not a multiple of patch_size " +
                       std::to_string(v.patch_size));
@@ -48,9 +42,9 @@ ClipVisionConfig vision_from(const json& j, const std::string& where) {
 ClipTextConfig text_from(const json& j, const std::string& where) {
   ClipTextConfig t;
   read_shape(j, t, where);
-  read(j, "vocab_size", t.vocab_size, where);
-  read(j, "max_position_embeddings", t.max_position_embeddings, where);
-  read(j, "eos_token_id", t.eos_token_id, where);
+  read_json_field(j, "vocab_size", t.vocab_size, where);
+  read_json_field(j, "max_position_embeddings", t.max_position_embeddings, where);
+  read_json_field(j, "eos_token_id", t.eos_token_id, where);
   return t;
 }
 
@@ -81,7 +75,7 @@ ClipConfig ClipConfig::from_json_text(const std::string& text, const std::string
   if (!j.is_object()) throw FormatError(where + ": expected a JSON object");
   ClipConfig c;
   std::string type;
-  read(j, "model_type", type, where);
+  read_json_field(j, "model_type", type, where);
   if (type == "clip_vision_model") {
     c.vision = vision_from(j, where);
     c.projection_dim = c.vision.projection_dim;
@@ -94,8 +88,8 @@ ClipConfig ClipConfig::from_json_text(const std::string& text, const std::string
   }
   if (!type.empty() && type != "clip")
     throw FormatError(where + ": model_type '" + type + "' is not a CLIP model");
-  read(j, "projection_dim", c.projection_dim, where);
-  read(j, "logit_scale_init_value", c.logit_scale_init_value, where);
+  read_json_field(j, "projection_dim", c.projection_dim, where);
+  read_json_field(j, "logit_scale_init_value", c.logit_scale_init_value, where);
   if (j.contains("vision_config")) c.vision = vision_from(j["vision_config"], where + " vision_config");
   if (j.contains("text_config")) c.text = text_from(j["text_config"], where + " text_config");
   // transformers uses the top-level projection_dim for both projections.

@@ -22,7 +22,7 @@ class WordTokenizer {
   static WordTokenizer from_words(std::vector<std::string> words);
   /// Reads `path` ({"type": "word", "words": [...]}); throws IoError / FormatError naming it.
   static WordTokenizer from_file(const std::string& path);
-  void save(const std::string& path) const;
+  void save(const std::string& path) const;  ///< atomic (temporary file + rename)
 
   static std::vector<std::string> split(const std::string& text);
   /// <sot> words <eot>, at most `max_length` ids (words cut, <eot> kept).

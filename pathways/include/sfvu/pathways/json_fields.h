@@ -27,4 +27,8 @@ void read_json_field(const nlohmann::json& j, const char* key, T& out, const std
 /// it is not valid JSON.
 nlohmann::json read_json_file(const std::string& path);
 
+/// Writes `text` to `path` through a temporary file and a rename, so readers never see half a
+/// file. Throws IoError naming the file.
+void write_text_file_atomic(const std::string& path, const std::string& text);
+
 }  // namespace sfvu::pathways
