@@ -117,69 +117,87 @@ VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const ProgressC
 
 VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const SlowFastPlan& plan,
                                     const ProgressCallback& progress, EncodeStats* stats) const {
-  const double t_start = now_seconds();
-  EncodeStats local;
-  EncodeStats& st = stats ? *stats : local;
-  st = EncodeStats{};
-  const auto& vision = clip_.model->config().vision;
-  const int projection = clip_.model->config().projection_dim;
-  const int64_t dim = vision.hidden_size;
+  TokenAssembler assembler(*this, plan);
+  const decode::DecodeStats d = reader.decode(
+      assembler.requests(), [&](decode::FrameChunk&& c) { assembler.add(c); }, progress);
+  return assembler.finish(d, stats);
+}
 
-  // Stream 0: fast frames; stream 1: slow frames unless they are fast frames too.
-  std::vector<decode::StreamRequest> requests;
-  auto fmt = [&](int size) { return decode::FrameFormat{size, size, options_.resize}; };
-  requests.push_back({decode::SamplingPlan::at(plan.fast.times_seconds), fmt(plan.fast.input_size)});
-  if (!plan.shared_frames)
-    requests.push_back({decode::SamplingPlan::at(plan.slow.times_seconds), fmt(plan.slow.input_size)});
-  // Shared frames: which fast slots (request positions) are slow frames too.
-  std::vector<bool> is_slow(plan.fast.times_seconds.size(), false);
-  for (int64_t p : plan.slow_positions) is_slow[size_t(p)] = true;
-
+struct TokenAssembler::Impl {
   Collected slow, fast;
-  auto sink = [&](decode::FrameChunk&& c) {
-    if (c.size() == 0) return;
-    torch::Tensor frames = torch::from_blob(c.rgb.data(), {c.size(), c.height, c.width, 3}, torch::kUInt8);
-    const double t0 = now_seconds();
-    BackboneOutput b = run_backbone(clip_, layer_, frames, options_.batch);
-    st.backbone_seconds += now_seconds() - t0;
-    st.backbone_images += c.size();
-    st.backbone_gflop += c.size() * vision_flops(vision, projection, c.width) / 1e9;
-    if (c.stream == 1) {
-      slow.add({pool(b.grid, plan.slow), b.embeds}, c.pts_seconds, c.indices);
-      st.frames_slow += c.size();
-      return;
-    }
-    fast.add({pool(b.grid, plan.fast), b.embeds}, c.pts_seconds, c.indices);
-    st.frames_fast += c.size();
-    if (!plan.shared_frames) return;
-    std::vector<int64_t> rows;
-    for (int64_t i = 0; i < c.size(); ++i) {
-      if (is_slow[size_t(c.slots[size_t(i)])]) rows.push_back(i);  // in time order, as the fast frames
-    }
-    if (rows.empty()) return;
-    torch::Tensor idx = torch::tensor(rows, torch::kInt64);
-    std::vector<double> pts;
-    std::vector<int64_t> ind;
-    for (int64_t r : rows) {
-      pts.push_back(c.pts_seconds[size_t(r)]);
-      ind.push_back(c.indices[size_t(r)]);
-    }
-    slow.add({pool(b.grid.index_select(0, idx), plan.slow), b.embeds.index_select(0, idx)}, pts, ind);
-    st.frames_slow += int64_t(rows.size());
-  };
-  st.decode = reader.decode(requests, sink, progress);
+  std::vector<bool> is_slow;  // shared frames: which fast slots (request positions) are slow frames too
+};
 
+TokenAssembler::TokenAssembler(const SlowFastEncoder& encoder, SlowFastPlan plan)
+    : encoder_(encoder), plan_(std::move(plan)), impl_(std::make_unique<Impl>()), start_(now_seconds()) {
+  // Stream 0: fast frames; stream 1: slow frames unless they are fast frames too.
+  const decode::ResizeMode resize = encoder_.options().resize;
+  auto fmt = [&](int size) { return decode::FrameFormat{size, size, resize}; };
+  requests_.push_back({decode::SamplingPlan::at(plan_.fast.times_seconds), fmt(plan_.fast.input_size)});
+  if (!plan_.shared_frames)
+    requests_.push_back({decode::SamplingPlan::at(plan_.slow.times_seconds), fmt(plan_.slow.input_size)});
+  impl_->is_slow.assign(plan_.fast.times_seconds.size(), false);
+  for (int64_t p : plan_.slow_positions) impl_->is_slow[size_t(p)] = true;
+}
+
+TokenAssembler::~TokenAssembler() = default;
+
+void TokenAssembler::add(const decode::FrameChunk& c) {
+  if (c.size() == 0) return;
+  const ClipBundle& clip = encoder_.clip();
+  const auto& vision = clip.model->config().vision;
+  torch::Tensor frames =
+      torch::from_blob(const_cast<uint8_t*>(c.rgb.data()), {c.size(), c.height, c.width, 3}, torch::kUInt8);
+  const double t0 = now_seconds();
+  BackboneOutput b = run_backbone(clip, encoder_.layer_index(), frames, encoder_.options().batch);
+  stats_.backbone_seconds += now_seconds() - t0;
+  stats_.backbone_images += c.size();
+  stats_.backbone_gflop += c.size() * vision_flops(vision, clip.model->config().projection_dim, c.width) / 1e9;
+  if (c.stream == 1) {
+    impl_->slow.add({SlowFastEncoder::pool(b.grid, plan_.slow), b.embeds}, c.pts_seconds, c.indices);
+    stats_.frames_slow += c.size();
+    return;
+  }
+  impl_->fast.add({SlowFastEncoder::pool(b.grid, plan_.fast), b.embeds}, c.pts_seconds, c.indices);
+  stats_.frames_fast += c.size();
+  if (!plan_.shared_frames) return;
+  std::vector<int64_t> rows;
+  for (int64_t i = 0; i < c.size(); ++i) {
+    if (impl_->is_slow[size_t(c.slots[size_t(i)])]) rows.push_back(i);  // in time order, as the fast frames
+  }
+  if (rows.empty()) return;
+  torch::Tensor idx = torch::tensor(rows, torch::kInt64);
+  std::vector<double> pts;
+  std::vector<int64_t> ind;
+  for (int64_t r : rows) {
+    pts.push_back(c.pts_seconds[size_t(r)]);
+    ind.push_back(c.indices[size_t(r)]);
+  }
+  impl_->slow.add({SlowFastEncoder::pool(b.grid.index_select(0, idx), plan_.slow), b.embeds.index_select(0, idx)}, pts,
+                  ind);
+  stats_.frames_slow += int64_t(rows.size());
+}
+
+VideoTokens TokenAssembler::finish(const decode::DecodeStats& decode_stats, EncodeStats* stats) {
+  const int projection = encoder_.clip().model->config().projection_dim;
+  const int64_t dim = encoder_.clip().model->config().vision.hidden_size;
+  Collected& slow = impl_->slow;
+  Collected& fast = impl_->fast;
   VideoTokens v;
-  v.duration_seconds = plan.duration_seconds;
-  v.fast = fast.cat_tokens(plan.fast, dim);
+  v.duration_seconds = plan_.duration_seconds;
+  v.fast = fast.cat_tokens(plan_.fast, dim);
   v.fast_embeds = fast.cat_embeds(projection);
   v.fast_pts_seconds = std::move(fast.pts);
   v.fast_frame_indices = std::move(fast.indices);
-  v.slow = slow.cat_tokens(plan.slow, dim);
+  v.slow = slow.cat_tokens(plan_.slow, dim);
   v.slow_embeds = slow.cat_embeds(projection);
   v.slow_pts_seconds = std::move(slow.pts);
   v.slow_frame_indices = std::move(slow.indices);
-  st.total_seconds = now_seconds() - t_start;
+  impl_->slow = Collected{};
+  impl_->fast = Collected{};
+  stats_.decode = decode_stats;
+  stats_.total_seconds = now_seconds() - start_;
+  if (stats) *stats = stats_;
   return v;
 }
 

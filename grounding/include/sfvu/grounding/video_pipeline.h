@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,12 +53,36 @@ class VideoPipeline : public std::enable_shared_from_this<VideoPipeline> {
   std::unique_ptr<VideoSession> open(decode::VideoReader& reader, const std::string& name,
                                      const ProgressCallback& progress = {}) const;
 
+  /// open(video) in parts, for callers that decode on other threads (the batch's prefetch):
+  /// the cached session of `video`, if the cache has valid tokens for it (nullptr otherwise);
+  std::unique_ptr<VideoSession> open_cached(const std::string& video) const;
+  /// the session of tokens encoded elsewhere along `plan` (pathways::TokenAssembler), stored in
+  /// the cache when `video` is a cacheable file. Throws FormatError when no frame was decoded.
+  std::unique_ptr<VideoSession> adopt(const std::string& video, pathways::VideoTokens tokens,
+                                      const pathways::SlowFastPlan& plan, const pathways::EncodeStats& stats) const;
+
+  /// Pre-extracted tokens (`sfvu tokens`): the file save_tokens() wrote, checked against this
+  /// pipeline's token_key() (FormatError naming the file when they were made with another
+  /// model or other SlowFast options, or when the file is damaged).
+  std::unique_ptr<VideoSession> open_tokens(const std::string& tokens_file, const std::string& name) const;
+  /// Writes `session`'s tokens to `path` (safetensors, atomic) with token_key() and the video's
+  /// name in the metadata.
+  void save_tokens(const std::string& path, const VideoSession& session) const;
+  /// What tokens depend on: the SlowFast options, the backbone's fingerprint, the dtype (the
+  /// token cache's key too).
+  std::string token_key() const;
+
   const PipelineOptions& options() const { return options_; }
   const pathways::SlowFastEncoder& encoder() const { return encoder_; }
   const VideoHead& head() const { return *head_; }
   const pathways::ClipBundle& clip() const { return *clip_; }
 
  private:
+  std::optional<pathways::TokenCache> cache_for(const std::string& video) const;
+  std::unique_ptr<VideoSession> make_session(const std::string& name, pathways::VideoTokens tokens,
+                                             const pathways::SlowFastPlan& plan,
+                                             const pathways::EncodeStats& stats) const;
+
   std::shared_ptr<const pathways::ClipBundle> clip_;
   std::shared_ptr<const VideoHead> head_;
   PipelineOptions options_;

@@ -15,6 +15,7 @@
 // (the backbone is shared read-only).
 #pragma once
 
+#include <memory>
 #include <torch/torch.h>
 
 #include "sfvu/base/progress.h"
@@ -78,6 +79,36 @@ class SlowFastEncoder {
   ClipBundle clip_;
   SlowFastOptions options_;
   int layer_ = 0;
+};
+
+/// encode() in two halves, for callers that decode on one thread and run the backbone on
+/// another (the batch's prefetch, apps/src/video_prefetch.h): requests() are what to ask the
+/// decoder for; each chunk it delivers goes to add() (the backbone runs there); finish() gives
+/// the tokens. Same tokens as encode(reader, plan). One assembler per video, one thread at a time.
+class TokenAssembler {
+ public:
+  /// `encoder` must outlive the assembler.
+  TokenAssembler(const SlowFastEncoder& encoder, SlowFastPlan plan);
+  ~TokenAssembler();
+  TokenAssembler(const TokenAssembler&) = delete;
+  TokenAssembler& operator=(const TokenAssembler&) = delete;
+
+  const std::vector<decode::StreamRequest>& requests() const { return requests_; }
+  const SlowFastPlan& plan() const { return plan_; }
+  /// Encodes one decoded chunk of requests()[chunk.stream].
+  void add(const decode::FrameChunk& chunk);
+  /// The tokens of every chunk added, in time order; `stats` (optional) gets the counts, with
+  /// `decode_stats` as its decode part. Call once.
+  VideoTokens finish(const decode::DecodeStats& decode_stats, EncodeStats* stats = nullptr);
+
+ private:
+  struct Impl;
+  const SlowFastEncoder& encoder_;
+  SlowFastPlan plan_;
+  std::vector<decode::StreamRequest> requests_;
+  std::unique_ptr<Impl> impl_;
+  EncodeStats stats_;
+  double start_ = 0;
 };
 
 }  // namespace sfvu::pathways
