@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build demo test test-fast bench synth-model ablation clean
+.PHONY: all deps configure build demo test test-fast bench bench-batch synth-model ablation clean
 
 all: build
 
@@ -43,6 +43,11 @@ test-fast: build
 bench: build
 	@bash apps/bench/decode_bench.sh $(BUILD_DIR)
 	@bash apps/bench/pathways_bench.sh $(BUILD_DIR)
+	@bash apps/bench/batch_bench.sh $(BUILD_DIR)
+
+# Batch throughput with and without prefetch (20 synthetic videos, the bundled model).
+bench-batch: build
+	@bash apps/bench/batch_bench.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

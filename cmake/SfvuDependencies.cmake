@@ -7,7 +7,7 @@ find_package(Threads REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc)  # the CLIP tokenizer: Unicode properties, lower-casing
 find_package(ZLIB REQUIRED)
-find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs videoio highgui)  # highgui: `sfvu stream --window`
 find_package(Boost REQUIRED COMPONENTS program_options)
 
 # libtorch: Debian's libtorch-dev (CPU) or the official CUDA build via -DTorch_DIR / CMAKE_PREFIX_PATH.

@@ -1,4 +1,5 @@
-// sfvu extract --model DIR VIDEO... --clip-seconds 2 --out DIR [--queries FILE.jsonl]
+// sfvu extract --model DIR (VIDEO|DIR|PATTERN)... [--list FILE] --out DIR [--jsonl FILE [--resume]]
+//              [--clip-seconds 2] [--queries FILE.jsonl] [--shard I/N]
 //
 // Writes the features the grounding literature shares (../shared/specs/feature_layout.md):
 //   DIR/<video stem>.npz  key "features": float32 [n_clips, projection_dim], row i = clip
@@ -7,8 +8,9 @@
 //   DIR/qid<qid>.npz      keys "last_hidden_state" [n_tokens, D] (valid tokens, SOT..EOT,
 //                         after the final LayerNorm, no projection) and "pooler_output" [D].
 // Frames go through the reference CLIP preprocessing (PIL-equivalent resize), decoded
-// sparsely at native size. One JSON line per video on stdout; failures are reported and the
-// batch goes on (exit 1 if any failed).
+// sparsely at native size. One JSON line per video on stdout (or --jsonl); a failure is a
+// {"video", "error"} line and the batch goes on (exit 3 if any failed). Videos run one after
+// the other (no prefetch: the sparse decode is a small part of the time).
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +22,7 @@
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
 #include "sfvu/base/npz.h"
+#include "video_batch.h"
 
 namespace sfvu::cli {
 namespace {
@@ -37,7 +40,8 @@ void write_features(const std::string& path, const std::vector<std::pair<std::st
 }
 
 json extract_video(LoadedClip& clip, const std::string& video, double clip_seconds, bool middle,
-                   const std::string& out_dir, const decode::DecoderOptions& dec, int batch, bool progress) {
+                   const std::string& out_dir, const decode::DecoderOptions& dec, int batch,
+                   const ProgressCallback& progress) {
   decode::DecoderOptions options = dec;
   options.chunk_frames = batch;  // one forward pass per decoded chunk
   decode::VideoReader reader(decode::Source::path(video), options);
@@ -51,7 +55,6 @@ json extract_video(LoadedClip& clip, const std::string& video, double clip_secon
     times.push_back(middle ? (start + end) / 2 : start);
   }
   std::vector<torch::Tensor> rows;
-  ProgressReporter reporter("extract " + video, progress);
   torch::NoGradGuard no_grad;
   decode::DecodeStats stats = reader.decode(
       {{decode::SamplingPlan::at(times), decode::FrameFormat::native()}},
@@ -59,7 +62,7 @@ json extract_video(LoadedClip& clip, const std::string& video, double clip_secon
         torch::Tensor frames = torch::from_blob(c.rgb.data(), {c.size(), c.height, c.width, 3}, torch::kUInt8);
         rows.push_back(image_features(clip, clip.processor(frames), batch, std::nullopt));
       },
-      reporter.callback());
+      progress);
   torch::Tensor features = rows.empty() ? torch::zeros({0, clip.model->config().projection_dim}) : torch::cat(rows, 0);
   if (features.size(0) != n_clips)
     log_message(LogLevel::kWarning, video + ": " + std::to_string(features.size(0)) + " of " +
@@ -69,7 +72,7 @@ json extract_video(LoadedClip& clip, const std::string& video, double clip_secon
   return json{{"video", video},          {"features", path},
               {"n_clips", features.size(0)}, {"dim", features.size(1)},
               {"clip_seconds", clip_seconds}, {"duration_seconds", duration},
-              {"decode_errors", stats.decode_errors}};
+              {"decode_errors", stats.decode_errors}, {"frames_decoded", stats.frames_decoded}};
 }
 
 // One query line -> qid<qid>.npz. Returns false (after reporting) on a bad line.
@@ -102,43 +105,61 @@ bool extract_query(LoadedClip& clip, const std::string& file, int64_t line_no, c
 
 int cmd_extract(const Args& args) {
   po::options_description desc("extract options");
-  desc.add_options()("video", po::value<std::vector<std::string>>(), "video files")
+  desc.add_options()("video", po::value<std::vector<std::string>>(), "video files, folders (recursive) or glob patterns")
       ("clip-seconds", po::value<double>()->default_value(2.0), "clip length (QVHighlights: 2)")
       ("frame-at", po::value<std::string>()->default_value("start"),
        "frame of each clip: start (as an fps=1/clip-seconds sampler) | middle")
       ("queries", po::value<std::string>(), "JSONL with {\"qid\", \"query\"} per line: text features")
-      ("out", po::value<std::string>()->required(), "output directory")("quiet,q", "no progress on stderr");
+      ("out", po::value<std::string>()->required(), "output directory")
+      ("jsonl", po::value<std::string>()->default_value(""), "the per-video JSON lines go here (default: stdout)")
+      ("resume", "skip the videos --jsonl already lists (and whose .npz is still there); retry its failures")
+      ("quiet,q", "no progress on stderr");
+  add_batch_options(desc, /*with_resume=*/false);
   add_model_options(desc);
   add_decoder_options(desc);
   po::positional_options_description pos;
   pos.add("video", -1);
   po::variables_map vm;
-  if (!parse_args("extract", "--model DIR VIDEO... --out DIR [--clip-seconds 2] [--queries FILE.jsonl]", args, desc, pos,
-                  vm))
+  if (!parse_args("extract",
+                  "--model DIR (VIDEO|DIR|PATTERN)... [--list FILE] --out DIR [--jsonl FILE [--resume]] "
+                  "[--clip-seconds 2] [--queries FILE.jsonl] [--shard I/N]",
+                  args, desc, pos, vm))
     return 0;
   const double clip_seconds = vm["clip-seconds"].as<double>();
   if (!(clip_seconds > 0)) throw UsageError("extract: --clip-seconds must be > 0");
   const std::string frame_at = vm["frame-at"].as<std::string>();
   if (frame_at != "start" && frame_at != "middle") throw UsageError("extract: --frame-at must be start or middle");
-  const auto videos = vm.count("video") ? vm["video"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  BatchOptions batch = batch_options(vm, "extract");
+  const auto positional = vm.count("video") ? vm["video"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  std::vector<std::string> videos;
+  if (!positional.empty() || vm.count("list")) videos = batch_inputs(vm, positional, "extract", batch.progress);
   if (videos.empty() && !vm.count("queries")) throw UsageError("extract: give videos and/or --queries");
   const std::string out_dir = vm["out"].as<std::string>();
+  JsonLinesOut out(vm["jsonl"].as<std::string>(), vm.count("resume") > 0, key_by_video_file("features"), "extract");
   ModelOptions mo = model_options(vm);
   LoadedClip clip = load_clip(mo);
   make_dir(out_dir);
+
+  // <stem>.npz names the features (the Moment-DETR convention).
+  const std::vector<BatchItem> items = per_file_items(videos, out, out_dir, ".npz", batch);
   int failures = 0;
-  for (const std::string& video : videos) {
-    try {
-      std::cout << extract_video(clip, video, clip_seconds, frame_at == "middle", out_dir, decoder_options(vm), mo.batch,
-                                 !vm.count("quiet"))
-                       .dump()
-                << std::endl;
-    } catch (const UsageError&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::cerr << "sfvu: error: " << e.what() << "\n";
-      ++failures;
-    }
+  if (!items.empty()) {
+    const decode::DecoderOptions dec = decoder_options(vm);
+    failures += int(run_batch(
+                        items, batch,
+                        [&](size_t i, const ProgressCallback& progress) -> int64_t {
+                          json line = extract_video(clip, items[i].path, clip_seconds, frame_at == "middle", out_dir, dec,
+                                                    mo.batch, progress);
+                          const int64_t frames = line["frames_decoded"].get<int64_t>();
+                          out.write(line);
+                          return frames;
+                        },
+                        [&](size_t i, const std::string& error) {
+                          out.write(json{{"video", items[i].name}, {"error", error}});
+                        })
+                        .failed);
+  } else if (!videos.empty() && batch.progress) {
+    std::cerr << "sfvu extract: nothing to do: " << out.name() << " lists every video\n";
   }
   if (vm.count("queries")) {
     const std::string file = vm["queries"].as<std::string>();
@@ -152,10 +173,10 @@ int cmd_extract(const Args& args) {
       if (extract_query(clip, file, line_no, line, out_dir)) ++written;
       else ++failures;
     }
-    std::cout << json{{"queries", file}, {"written", written}, {"out", out_dir}}.dump() << std::endl;
+    out.write(json{{"queries", file}, {"written", written}, {"out", out_dir}});
   }
-  if (failures) std::cerr << "sfvu: " << failures << " input(s) failed\n";
-  return failures ? 1 : 0;
+  if (failures) std::cerr << "sfvu extract: " << failures << " input(s) failed\n";
+  return failures ? kExitSomeFailed : 0;
 }
 
 }  // namespace sfvu::cli

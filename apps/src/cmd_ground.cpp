@@ -1,20 +1,24 @@
-// sfvu ground --model DIR --query Q [--query Q2 ...] VIDEO... [--out FILE.jsonl] [--plot FILE.png]
+// sfvu ground --model DIR --query Q [--query Q2 ...] (VIDEO|DIR|PATTERN)... [--list FILE]
+//              [--out FILE.jsonl [--resume]] [--plot FILE.png] [--shard I/N] [--jobs N]
 //              [--preset sf-llava|default] [--slow-fps F --fast-fps F ...]
 //
 // One JSON line per (video, query):
-//   {"video", "query", "duration", "clip_seconds", "moments": [[start, end, score], ...], "saliency": [...]}
+//   {"video", "query", "duration", "clip_seconds", "moments": [[start, end, score], ...], "saliency": [...]
+//    (, "plot": PNG path relative to the --out file's folder)}
 // moments ranked best first, in seconds; saliency one value per clip of --clip-seconds.
 // A video that fails gives {"video", "error"} and the batch goes on (exit 3 at the end).
+// The batch machinery (inputs, --resume, --shard, prefetch, progress) is video_batch.h's.
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "commands.h"
-#include "grounding_plot.h"
 #include "pipeline_options.h"
+#include "session_plot.h"
 #include "sfvu/base/error.h"
-#include "sfvu/base/log.h"
+#include "sfvu/pathways/video_tokens.h"
 #include "video_batch.h"
 
 namespace sfvu::cli {
@@ -36,33 +40,14 @@ json ground_line(const std::string& video, const std::string& query, const groun
               {"clip_seconds", g.clip_seconds}, {"moments", moments}, {"saliency", g.saliency}};
 }
 
-// Up to `n` slow frames (evenly chosen), about 96 px tall, for the plot's strip. A second,
-// sparse decode: the session may come from the token cache, which keeps tokens, not pixels.
-std::vector<PlotThumbnail> thumbnails(const grounding::VideoSession& s, const decode::DecoderOptions& dec, size_t n) {
-  const auto& pts = s.tokens().slow_pts_seconds;
-  std::vector<double> times;
-  for (size_t k = 0; k < std::min(n, pts.size()); ++k) times.push_back(pts[k * pts.size() / std::min(n, pts.size())]);
-  if (times.empty()) return {};
-  decode::VideoReader reader(decode::Source::path(s.video()), dec);
-  const auto& v = reader.info().video;
-  const int h = 96, w = std::max(2, int(std::lround(96.0 * v.width / std::max(1, v.height))) & ~1);
-  auto result = reader.read({{decode::SamplingPlan::at(times), decode::FrameFormat{w, h, decode::ResizeMode::kStretch}}});
-  std::vector<PlotThumbnail> out;
-  const auto& b = result.streams[0];
-  for (int64_t i = 0; i < b.size(); ++i) {
-    PlotThumbnail t{b.pts_seconds[size_t(i)], b.width, b.height, {}};
-    t.rgb.assign(b.frame(i), b.frame(i) + size_t(b.width) * b.height * 3);
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-// FILE.png for one (video, query); FILE-<video stem>-q<k>.png when there are several.
-std::string plot_path(const std::string& plot, const std::string& video, size_t query, bool several) {
+// FILE.png for one (video, query) when there is one of each; FILE-<video stem>-q<k>.png when
+// there are several (with 8 hex digits of the path's hash when two videos share a stem).
+std::string plot_path(const std::string& plot, const std::string& video, size_t query, bool several, bool shared_stem) {
   if (!several) return plot;
   fs::path p(plot);
-  return (p.parent_path() / (p.stem().string() + "-" + fs::path(video).stem().string() + "-q" + std::to_string(query) +
-                             p.extension().string()))
+  std::string stem = fs::path(video).stem().string();
+  if (shared_stem) stem += "-" + pathways::stable_hash_hex(video).substr(0, 8);
+  return (p.parent_path() / (p.stem().string() + "-" + stem + "-q" + std::to_string(query) + p.extension().string()))
       .string();
 }
 
@@ -71,44 +56,80 @@ std::string plot_path(const std::string& plot, const std::string& video, size_t 
 int cmd_ground(const Args& args) {
   po::options_description desc("ground options");
   desc.add_options()("query", po::value<std::vector<std::string>>()->required(), "text query (repeatable)")
-      ("video", po::value<std::vector<std::string>>(), "video files")
+      ("video", po::value<std::vector<std::string>>(), "video files, folders (recursive) or glob patterns")
       ("out", po::value<std::string>()->default_value(""), "JSON lines file (default: stdout)")
-      ("plot", po::value<std::string>(), "PNG of the saliency curve, moments and slow-frame thumbnails "
-                                         "(several videos/queries: FILE-<video>-q<k>.png)")
+      ("plot", po::value<std::string>(), "PNG of the saliency curve, moments and slow-frame thumbnails; several "
+                                         "videos/queries: FILE-<video>-q<k>.png; each line gets its \"plot\" path")
       ("max-moments", po::value<int64_t>()->default_value(grounding::MomentOptions{}.max_moments), "moments per query")
       ("nms-iou", po::value<double>()->default_value(grounding::MomentOptions{}.nms_iou, short_number(grounding::MomentOptions{}.nms_iou)),
        "NMS IoU threshold")
       ("quiet,q", "no progress on stderr");
+  add_batch_options(desc);
   add_pipeline_options(desc);
   po::positional_options_description pos;
   pos.add("video", -1);
   po::variables_map vm;
-  if (!parse_args("ground", "--model DIR --query Q [--query Q2 ...] VIDEO... [--out FILE.jsonl] [--plot FILE.png]", args,
-                  desc, pos, vm))
+  if (!parse_args("ground",
+                  "--model DIR --query Q [--query Q2 ...] (VIDEO|DIR|PATTERN)... [--list FILE] [--out FILE.jsonl] "
+                  "[--resume] [--plot FILE.png] [--shard I/N] [--jobs N]",
+                  args, desc, pos, vm))
     return 0;
   const auto queries = vm["query"].as<std::vector<std::string>>();
-  const auto videos = vm.count("video") ? vm["video"].as<std::vector<std::string>>() : std::vector<std::string>{};
-  if (videos.empty()) throw UsageError("ground: give at least one video");
+  BatchOptions batch = batch_options(vm, "ground");
+  const auto videos = batch_inputs(vm, vm.count("video") ? vm["video"].as<std::vector<std::string>>() : std::vector<std::string>{},
+                                   "ground", batch.progress);
   grounding::PipelineOptions po_ = pipeline_options(vm);
   po_.head.moments.max_moments = vm["max-moments"].as<int64_t>();
   po_.head.moments.nms_iou = vm["nms-iou"].as<double>();
-  auto pipeline = load_pipeline(vm, po_);
-  JsonLinesOut out(vm["out"].as<std::string>());
-  const bool several_plots = videos.size() * queries.size() > 1;
-  return run_video_batch("ground", *pipeline, videos, out, !vm.count("quiet"), [&](const grounding::VideoSession& s) {
-    std::vector<PlotThumbnail> thumbs;
-    if (vm.count("plot")) thumbs = thumbnails(s, po_.decoder, 24);
-    for (size_t q = 0; q < queries.size(); ++q) {
-      grounding::GroundingResult g = s.ground(queries[q]);
-      out.write(ground_line(s.video(), queries[q], g));
-      if (!vm.count("plot")) continue;
-      GroundingPlot plot{s.video(), queries[q], g.duration_seconds, g.clip_seconds, g.saliency, {}, thumbs};
-      for (const auto& m : g.moments) plot.moments.push_back({m.start_seconds, m.end_seconds, m.score});
-      const std::string path = plot_path(vm["plot"].as<std::string>(), s.video(), q, several_plots);
-      write_grounding_plot(path, plot);
-      log_message(LogLevel::kInfo, "plot: " + path);
+  const std::string out_path = vm["out"].as<std::string>();
+  JsonLinesOut out(out_path, vm.count("resume") > 0, key_by_video("query"), "ground");
+
+  // Per video, the queries still to answer (all of them unless resuming).
+  std::vector<BatchItem> items;
+  std::vector<std::vector<size_t>> pending;
+  for (const auto& v : videos) {
+    std::vector<size_t> qs;
+    for (size_t q = 0; q < queries.size(); ++q)
+      if (!out.has(video_key(v, queries[q]))) qs.push_back(q);
+    if (qs.empty()) {
+      ++batch.skipped;
+      continue;
     }
-  });
+    items.push_back({v, v, ""});
+    pending.push_back(std::move(qs));
+  }
+  if (items.empty()) {
+    if (batch.progress) std::cerr << "sfvu ground: nothing to do: " << out.name() << " has every result\n";
+    return 0;
+  }
+  std::map<std::string, int> stems;
+  for (const auto& v : videos) ++stems[fs::path(v).stem().string()];
+  const bool several_plots = videos.size() * queries.size() > 1;
+  if (vm.count("plot") && !fs::path(vm["plot"].as<std::string>()).parent_path().empty())
+    make_dir(fs::path(vm["plot"].as<std::string>()).parent_path().string());
+
+  auto pipeline = load_pipeline(vm, po_);
+  const BatchSummary sum = run_video_batch(
+      *pipeline, items, batch,
+      [&](size_t i, const grounding::VideoSession& s) {
+        std::vector<PlotThumbnail> thumbs;
+        if (vm.count("plot")) thumbs = session_thumbnails(s, po_.decoder);
+        std::vector<json> lines;
+        for (size_t q : pending[i]) {
+          grounding::GroundingResult g = s.ground(queries[q]);
+          json line = ground_line(s.video(), queries[q], g);
+          if (vm.count("plot")) {
+            const std::string path = plot_path(vm["plot"].as<std::string>(), s.video(), q, several_plots,
+                                               stems[fs::path(s.video()).stem().string()] > 1);
+            write_result_plot(path, s.video(), queries[q], g, thumbs);
+            line["plot"] = path_from_out(path, out_path);
+          }
+          lines.push_back(std::move(line));
+        }
+        out.write(lines);  // a video's lines together: --resume never sees half a video
+      },
+      [&](size_t i, const std::string& error) { out.write(json{{"video", items[i].name}, {"error", error}}); });
+  return sum.exit_code();
 }
 
 }  // namespace sfvu::cli

@@ -7,7 +7,9 @@
 //   qa:        {"qid", "vid", "answer_index", "probabilities"} (`sfvu eval mcqa`); a question
 //              without an id gets "video" and "question" instead of "qid".
 // Annotations: sfvu/grounding/annotations.h (QVHighlights / Charades jsonl, Charades-STA .txt); qa: mcqa_eval.h
-// (our qa jsonl, NExT-QA CSV; answers optional). Videos are DIR/<vid>.<extension>.
+// (our qa jsonl, NExT-QA CSV; answers optional). Videos are DIR/<vid>.<extension>; with
+// --features DIR, their pre-extracted tokens DIR/<vid>.safetensors (`sfvu encode`) instead.
+// --plot (grounding) writes OUT_plots/<vid>_qid<qid>.png per query and adds its path as "plot".
 // Queries are grouped by video in the order of first appearance, so each video is decoded and
 // encoded once; its lines are written whole and flushed together. --resume continues an
 // interrupted file. A video that fails (missing, corrupt) is reported on stderr and in
@@ -18,7 +20,10 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <filesystem>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -28,6 +33,7 @@
 #include "sfvu/base/log.h"
 #include "sfvu/grounding/annotations.h"
 #include "sfvu/grounding/mcqa_eval.h"
+#include "session_plot.h"
 #include "video_batch.h"
 
 namespace sfvu::cli {
@@ -45,8 +51,9 @@ struct VideoGroup {
   std::vector<size_t> items;  ///< indices into the items, annotation order
 };
 
-/// The line of item `index` from its video's session.
-using LineMaker = std::function<json(const grounding::VideoSession&, size_t index)>;
+/// The line of item `index` from its video's session (and the video's plot thumbnails, with --plot).
+using LineMaker =
+    std::function<json(const grounding::VideoSession&, size_t index, const std::vector<PlotThumbnail>& thumbnails)>;
 
 // The items not yet in `out`, grouped by video in the order of each video's first appearance
 // among ALL items, so a resumed run writes in the order of an uninterrupted one.
@@ -123,77 +130,60 @@ json qa_line(const grounding::McqaQuestion& q, const grounding::QaResult& r) {
   return line;
 }
 
-std::string duration_text(double seconds) {
-  const auto s = static_cast<int64_t>(std::lround(seconds));
-  std::ostringstream o;
-  if (s >= 3600) o << s / 3600 << "h" << std::setw(2) << std::setfill('0') << s / 60 % 60 << "m";
-  else if (s >= 60) o << s / 60 << "m" << std::setw(2) << std::setfill('0') << s % 60 << "s";
-  else o << s << "s";
-  return o.str();
-}
-
-// The run's progress on stderr: videos and queries done of those pending, failures and ETA, a
-// line every few seconds; each video's decode progress goes through ProgressReporter.
-class BatchProgress {
- public:
-  BatchProgress(const std::vector<VideoGroup>& groups, bool enabled) : enabled_(enabled) {
-    n_videos_ = int64_t(groups.size());
-    for (const auto& g : groups) n_queries_ += int64_t(g.items.size());
+// Where each video's input is: a video file in --videos, or its tokens in --features.
+struct InputFolder {
+  std::optional<VideoFolder> videos;
+  std::string features;  ///< folder of <vid>.safetensors (`sfvu encode`), when videos is empty
+  std::string find(const std::string& vid) const {
+    if (videos) return videos->find(vid);
+    const std::string path = (std::filesystem::path(features) / (vid + ".safetensors")).string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) throw IoError("no tokens file " + vid + ".safetensors in " + features);
+    return path;
   }
-  std::string label(const std::string& vid) const {
-    return "predict " + std::to_string(videos_ + 1) + "/" + std::to_string(n_videos_) + " " + vid;
-  }
-  void video_done(size_t n_queries, bool failed) {
-    ++videos_;
-    queries_ += int64_t(n_queries);
-    failed_ += failed;
-    const double now = elapsed();
-    if (!enabled_ || (now - last_print_ < 2.0 && videos_ < n_videos_)) return;
-    last_print_ = now;
-    std::cerr << "sfvu predict: " << videos_ << "/" << n_videos_ << " videos, " << queries_ << "/" << n_queries_
-              << " queries, " << failed_ << " failed, " << duration_text(now) << " elapsed";
-    if (videos_ < n_videos_) std::cerr << ", ETA " << duration_text(now / double(videos_) * double(n_videos_ - videos_));
-    std::cerr << "\n";
-  }
-
- private:
-  double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
-  bool enabled_;
-  int64_t n_videos_ = 0, n_queries_ = 0, videos_ = 0, queries_ = 0, failed_ = 0;
-  double last_print_ = 0;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// Opens each video once, writes its lines, records failures; returns the exit code.
+// Opens each video once (prefetched: video_batch.h) or reads its tokens, writes its lines,
+// records failures; returns the exit code.
 int run_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictItem>& items,
-               const grounding::VideoPipeline& pipeline, const VideoFolder& folder, const LineMaker& make_line,
-               PredictionFile& out, PredictionErrors& errors, bool progress) {
-  BatchProgress batch(groups, progress);
+               const grounding::VideoPipeline& pipeline, const InputFolder& folder, const LineMaker& make_line,
+               PredictionFile& out, PredictionErrors& errors, const BatchOptions& options, bool plot) {
+  std::vector<BatchItem> batch;
   for (const VideoGroup& group : groups) {
-    std::vector<json> lines;
+    BatchItem item{group.vid, "", ""};
     try {
-      const std::string path = folder.find(group.vid);
-      ProgressReporter reporter(batch.label(group.vid), progress);
-      auto session = pipeline.open(path, reporter.callback());
-      for (size_t i : group.items) lines.push_back(make_line(*session, i));
-    } catch (const UsageError&) {
-      throw;
-    } catch (const std::exception& e) {
-      json qids = json::array();
-      for (size_t i : group.items) qids.push_back(items[i].qid);
-      std::cerr << "sfvu: error: predict: video '" << group.vid << "': " << e.what() << " (" << group.items.size()
-                << " queries not predicted)\n";
-      errors.add(group.vid, qids, e.what());
-      batch.video_done(group.items.size(), true);
-      continue;
+      item.path = folder.find(group.vid);
+    } catch (const IoError& e) {
+      item.error = e.what();
     }
-    out.append(lines);
-    batch.video_done(group.items.size(), false);
+    batch.push_back(std::move(item));
   }
+  auto each = [&](size_t g, const grounding::VideoSession& session) {
+    std::vector<json> lines;
+    const std::vector<PlotThumbnail> thumbs =
+        plot ? session_thumbnails(session, pipeline.options().decoder) : std::vector<PlotThumbnail>{};
+    for (size_t i : groups[g].items) lines.push_back(make_line(session, i, thumbs));
+    out.append(lines);
+  };
+  auto fail = [&](size_t g, const std::string& error) {
+    json qids = json::array();
+    for (size_t i : groups[g].items) qids.push_back(items[i].qid);
+    std::cerr << "sfvu: predict: video '" << groups[g].vid << "': " << groups[g].items.size()
+              << " queries not predicted\n";
+    errors.add(groups[g].vid, qids, error);
+  };
+  const BatchSummary sum =
+      folder.videos ? run_video_batch(pipeline, batch, options, each, fail)
+                    : run_batch(batch, options,
+                                [&](size_t g, const ProgressCallback&) -> int64_t {
+                                  each(g, *pipeline.open_tokens(batch[g].path, groups[g].vid));
+                                  return 0;
+                                },
+                                fail);
   if (errors.count())
     std::cerr << "sfvu predict: " << errors.count() << " of " << groups.size() << " videos failed; see "
               << errors.path() << "\n";
-  return errors.count() ? kExitSomeFailed : 0;
+  return sum.exit_code();
 }
 
 }  // namespace
@@ -203,23 +193,43 @@ int cmd_predict(const Args& args) {
   desc.add_options()("task", po::value<std::string>()->required(), "grounding | qa")
       ("annotations", po::value<std::string>()->required(),
        "grounding: QVHighlights/Charades jsonl or Charades-STA .txt; qa: qa jsonl or NExT-QA CSV")
-      ("videos", po::value<std::string>()->required(), "folder of the videos, named <vid>.<extension>")
+      ("videos", po::value<std::string>(), "folder of the videos, named <vid>.<extension>")
+      ("features", po::value<std::string>(),
+       "instead of --videos: folder of pre-extracted tokens <vid>.safetensors (`sfvu encode` with this model)")
       ("out", po::value<std::string>()->required(), "predictions JSON lines (failures: OUT.errors.jsonl)")
       ("resume", "continue an interrupted OUT: skip the qids it has, append the others")
+      ("plot", "grounding: a PNG per query in OUT_plots/<vid>_qid<qid>.png (saliency, moments, thumbnails); "
+               "each line gets its \"plot\" path")
+      ("jobs", po::value<int>()->default_value(1), "decoder threads running ahead of inference")
+      ("no-overlap", "decode and encode each video in one go (no prefetch of the next videos)")
       ("no-progress", "no progress on stderr")
       ("quiet,q", "same as --no-progress");
   add_pipeline_options(desc);
   po::variables_map vm;
   if (!parse_args("predict",
-                  "--task grounding|qa --model DIR --annotations FILE --videos DIR --out PRED.jsonl [--resume]", args,
+                  "--task grounding|qa --model DIR --annotations FILE (--videos DIR | --features DIR) --out PRED.jsonl [--resume]", args,
                   desc, po::positional_options_description(), vm))
     return 0;
   const std::string task = vm["task"].as<std::string>();
   if (task != "grounding" && task != "qa") throw UsageError("--task must be grounding or qa, got '" + task + "'");
-  const bool progress = !vm.count("no-progress") && !vm.count("quiet");
+  BatchOptions batch = batch_options(vm, "predict");
+  const bool progress = batch.progress;
   const grounding::PipelineOptions options = pipeline_options(vm);
-  const VideoFolder folder(vm["videos"].as<std::string>());
+  if (vm.count("videos") == vm.count("features")) throw UsageError("predict: give --videos DIR or --features DIR (one of them)");
+  InputFolder folder;
+  if (vm.count("videos")) folder.videos.emplace(vm["videos"].as<std::string>());
+  else folder.features = vm["features"].as<std::string>();
+  if (folder.videos == std::nullopt && !std::filesystem::is_directory(folder.features))
+    throw UsageError("predict: --features " + folder.features + ": not a folder");
 
+  const std::string out_path = vm["out"].as<std::string>();
+  std::string plot_dir;
+  if (vm.count("plot")) {
+    if (task != "grounding") throw UsageError("predict: --plot is for --task grounding");
+    const std::filesystem::path o(out_path);
+    plot_dir = (o.parent_path() / (o.stem().string() + "_plots")).string();
+    make_dir(plot_dir);
+  }
   // The annotations, as items and a line maker over them (kept alive for the run).
   const std::string annotations = vm["annotations"].as<std::string>();
   std::vector<PredictItem> items;
@@ -232,14 +242,22 @@ int cmd_predict(const Args& args) {
       log_message(LogLevel::kWarning, "predict: " + annotations + ": " + std::to_string(queries.n_skipped) +
                                           " lines with start >= end skipped (the evaluator drops them too)");
     for (const auto& q : queries.queries) items.push_back({q.qid, prediction_key(std::to_string(q.qid), "", ""), q.vid});
-    make_line = [&queries](const grounding::VideoSession& s, size_t i) {
-      return grounding_line(queries.queries[i], s.ground(queries.queries[i].query));
+    make_line = [&](const grounding::VideoSession& s, size_t i, const std::vector<PlotThumbnail>& thumbs) {
+      const auto& q = queries.queries[i];
+      const grounding::GroundingResult g = s.ground(q.query);
+      json line = grounding_line(q, g);
+      if (!plot_dir.empty()) {
+        const std::string png = (std::filesystem::path(plot_dir) / (q.vid + "_qid" + std::to_string(q.qid) + ".png")).string();
+        write_result_plot(png, q.vid, q.query, g, thumbs);
+        line["plot"] = path_from_out(png, out_path);
+      }
+      return line;
     };
   } else {
     questions = grounding::load_mcqa_gt(annotations, /*require_answer=*/false);
     for (const auto& q : questions.questions)
       items.push_back({q.id.empty() ? json(q.question) : json(q.id), prediction_key(q.id, q.video, q.question), q.video});
-    make_line = [&questions](const grounding::VideoSession& s, size_t i) {
+    make_line = [&questions](const grounding::VideoSession& s, size_t i, const std::vector<PlotThumbnail>&) {
       const auto& q = questions.questions[i];
       return qa_line(q, s.answer(q.question, q.options));
     };
@@ -254,8 +272,11 @@ int cmd_predict(const Args& args) {
     std::cerr << "sfvu predict: " << items.size() << " queries, " << to_do << " to do in " << groups.size()
               << " videos (" << items.size() - to_do << " already in " << out.path() << ")\n";
   if (groups.empty()) return 0;
+  std::set<std::string> vids;
+  for (const auto& item : items) vids.insert(item.vid);
+  batch.skipped = int64_t(vids.size() - groups.size());
   auto pipeline = load_pipeline(vm, options);
-  return run_groups(groups, items, *pipeline, folder, make_line, out, errors, progress);
+  return run_groups(groups, items, *pipeline, folder, make_line, out, errors, batch, !plot_dir.empty());
 }
 
 }  // namespace sfvu::cli

@@ -21,13 +21,16 @@ commands:
   tokenize --model DIR TEXT...   CLIP token ids, one JSON array per text
   embed --model DIR ...          CLIP embeddings of images, pixels or texts (.npy)
   extract --model DIR VIDEO...   per-clip CLIP features (.npz), and query features
+  encode --model DIR VIDEO... --out DIR   pre-extract each video's Slow/Fast tokens (for predict --features)
   ground --model DIR --query Q VIDEO...   when things happen: moments + per-clip saliency (JSON lines)
   qa --model DIR --question Q --options "A|B|C" VIDEO...   multiple-choice answers with probabilities
   eval qvhighlights|charades-sta|mcqa --gt FILE --pred FILE   benchmark metrics as JSON
   synth --out DIR --videos N --seed S   the synthetic grounding/QA benchmark (videos + annotations)
   train --data DIR --out MODEL_DIR      train the learned fusion + heads (best validation checkpoint)
-  predict --task grounding|qa --model DIR --annotations FILE --videos DIR --out PRED.jsonl
+  predict --task grounding|qa --model DIR --annotations FILE (--videos DIR | --features DIR) --out PRED.jsonl
                        a model over a benchmark split: QVHighlights submission / QA answers
+  stream --model DIR --input SRC --query Q   live grounding on a camera/network stream (JSON lines)
+  report PRED.jsonl --out report.html        one HTML page: plots and moments of a batch
   bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
   bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
   bench pathways       Slow/Fast pathways: FLOPs, time, low-res vs full-res fast tokens, peak memory
@@ -61,6 +64,9 @@ int main(int argc, char** argv) {
     if (command == "synth") return sfvu::cli::cmd_synth(args);
     if (command == "train") return sfvu::cli::cmd_train(args);
     if (command == "predict") return sfvu::cli::cmd_predict(args);
+    if (command == "encode") return sfvu::cli::cmd_encode(args);
+    if (command == "stream") return sfvu::cli::cmd_stream(args);
+    if (command == "report") return sfvu::cli::cmd_report(args);
     std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const sfvu::UsageError& e) {

@@ -91,7 +91,7 @@ TEST(CliClip, ExtractWritesMomentDetrLayoutAndKeepsGoing) {
   auto r = sfvu_cli("extract -q --model " + model() + " " + shell_quote(test::video("bikes.mp4")) + " /no/such.mp4 " +
                     shell_quote(test::video("fire2.mp4")) + " --clip-seconds 2 --queries " + dir + "/q.jsonl --out " +
                     dir + "/f");
-  EXPECT_EQ(r.exit_code, 1) << r.err;  // one missing video, one bad query line
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // one missing video, one bad query line: a batch with failures
   EXPECT_NE(r.err.find("/no/such.mp4"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("q.jsonl:2"), std::string::npos) << r.err;
   auto bikes = read_npz(dir + "/f/bikes.npz");

@@ -28,7 +28,10 @@ TEST(CliGround, OneLinePerVideoAndQueryWithTheContractKeys) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto out = lines(r.out);
   ASSERT_EQ(out.size(), 4u);
-  EXPECT_EQ(keys(out[0]), (std::vector<std::string>{"video", "query", "duration", "clip_seconds", "moments", "saliency"}));
+  // The contract's keys in order; --plot adds the PNG's path (absolute: the lines go to stdout).
+  EXPECT_EQ(keys(out[0]),
+            (std::vector<std::string>{"video", "query", "duration", "clip_seconds", "moments", "saliency", "plot"}));
+  EXPECT_EQ(out[0]["plot"], dir + "/g-bikes-q0.png");
   EXPECT_EQ(out[1]["query"], "a car");
   EXPECT_EQ(out[0]["duration"].get<double>(), 10.0);
   EXPECT_EQ(out[0]["saliency"].size(), 5u);

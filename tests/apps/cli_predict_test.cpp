@@ -3,6 +3,7 @@
 // small videos made by the ffmpeg CLI, named like the benchmarks' videos.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -236,6 +237,104 @@ TEST_F(CliPredict, FailedVideosGoToTheErrorsFileAndExit3) {
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(lines(test::read_text_file(out)).size(), 1u);
   EXPECT_EQ(lines(test::read_text_file(out + ".errors.jsonl")).size(), 2u);
+}
+
+TEST_F(CliPredict, PreExtractedTokensGiveTheSameSubmissionAsTheVideos) {
+  const std::string gt = dir_ + "/gt.jsonl", from_videos = dir_ + "/v.jsonl", from_tokens = dir_ + "/t.jsonl";
+  const std::string tokens = dir_ + "/tokens", model = shell_quote(test::fixture("clip_tiny"));
+  write_file(gt, qv_gt({{2579, kQvA}, {7, kQvB}, {5071, kQvA}}));
+  auto r = sfvu_cli("encode --model " + model + " --no-cache -q --out " + shell_quote(tokens) + " " +
+                    shell_quote(videos_ + "/" + kQvA + ".mp4") + " " + shell_quote(videos_ + "/" + kQvB + ".mkv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto encoded = lines(r.out);
+  ASSERT_EQ(encoded.size(), 2u);
+  EXPECT_EQ(keys(encoded[0]), (std::vector<std::string>{"video", "tokens", "n_slow", "n_fast", "n_tokens", "duration"}));
+  EXPECT_TRUE(fs::exists(tokens + "/" + kQvA + ".safetensors"));
+
+  r = sfvu_cli(predict("grounding", gt, from_videos));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string cmd = predict("grounding", gt, from_tokens);
+  cmd.replace(cmd.find("--videos"), std::string("--videos").size(), "--features");
+  cmd.replace(cmd.find(shell_quote(videos_)), shell_quote(videos_).size(), shell_quote(tokens));
+  r = sfvu_cli(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text_file(from_tokens), test::read_text_file(from_videos));
+
+  // Tokens made with other SlowFast options, or none at all: that video fails, by name.
+  r = sfvu_cli("encode --model " + model + " --no-cache -q --slow-fps 2 --out " + shell_quote(tokens) + " " +
+               shell_quote(videos_ + "/" + kQvB + ".mkv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  write_file(gt, qv_gt({{2579, kQvA}, {7, kQvB}, {8, "3MSZA"}}));
+  fs::remove(from_tokens);
+  r = sfvu_cli(cmd);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(lines(test::read_text_file(from_tokens)).size(), 1u);
+  const auto errors = lines(test::read_text_file(from_tokens + ".errors.jsonl"));
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0]["error"].get<std::string>().find(std::string(kQvB) + ".safetensors: the tokens were made with"),
+            std::string::npos) << errors[0];
+  EXPECT_NE(errors[1]["error"].get<std::string>().find("no tokens file 3MSZA.safetensors"), std::string::npos)
+      << errors[1];
+}
+
+TEST_F(CliPredict, PlotWritesOnePngPerQueryNextToTheLines) {
+  const std::string gt = dir_ + "/gt.jsonl", out = dir_ + "/pred.jsonl";
+  write_file(gt, qv_gt({{11, kQvA}, {12, kQvA}}));
+  auto r = sfvu_cli(predict("grounding", gt, out) + " --plot");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 2u);
+  EXPECT_EQ(pred[0]["plot"], std::string("pred_plots/") + kQvA + "_qid11.png");
+  EXPECT_EQ(pred[1]["plot"], std::string("pred_plots/") + kQvA + "_qid12.png");
+  for (const auto& p : pred) EXPECT_GT(fs::file_size(dir_ + "/" + p["plot"].get<std::string>()), 10000u);
+  auto eval = sfvu_cli("eval qvhighlights --quiet --gt " + shell_quote(gt) + " --pred " + shell_quote(out));
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;  // the extra key does not disturb the evaluator
+}
+
+// The real annotation files (../shared, skipped without it): every query of the first videos
+// of QVHighlights val and of Charades-STA test, verbatim, over stand-in videos named by their
+// real ids; the official-format evaluators accept the submissions.
+TEST_F(CliPredict, RealAnnotationFilesWithStandInVideos) {
+  const std::string shared = std::string(SFVU_SHARED_DIR) + "/data";
+  const std::string qv = shared + "/qvhighlights/highlight_val_release.jsonl";
+  const std::string sta = shared + "/charades_sta/charades_sta_test.txt";
+  const std::string csv = shared + "/charades_sta/Charades_v1_test.csv";
+  if (!fs::exists(qv) || !fs::exists(sta) || !fs::exists(csv)) GTEST_SKIP() << "needs ../shared/data (absent)";
+  const std::string videos = dir_ + "/videos";
+  fs::create_directories(videos);
+  auto first_lines_of_videos = [&](const std::string& path, size_t n_videos, auto vid_of) {
+    std::ifstream in(path);
+    std::string line, text;
+    std::vector<std::string> vids;
+    while (std::getline(in, line)) {
+      const std::string vid = vid_of(line);
+      if (std::find(vids.begin(), vids.end(), vid) == vids.end()) {
+        if (vids.size() == n_videos) break;
+        vids.push_back(vid);
+        test::run_ffmpeg("-f lavfi -i testsrc2=size=64x48:rate=8:duration=12 -pix_fmt yuv420p " +
+                         shell_quote(videos + "/" + vid + ".mp4"));
+      }
+      text += line + "\n";
+    }
+    return text;
+  };
+  const std::string qv_sub = dir_ + "/qv_val_subset.jsonl", qv_pred = dir_ + "/qv_pred.jsonl";
+  write_file(qv_sub, first_lines_of_videos(qv, 2, [](const std::string& l) { return json::parse(l)["vid"].get<std::string>(); }));
+  auto r = sfvu_cli(predict("grounding", qv_sub, qv_pred, videos));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines(test::read_text_file(qv_pred)).size(), lines(test::read_text_file(qv_sub)).size());
+  auto eval = sfvu_cli("eval qvhighlights --quiet --gt " + shell_quote(qv_sub) + " --pred " + shell_quote(qv_pred));
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+
+  const std::string sta_sub = dir_ + "/charades_sta_test.txt", sta_pred = dir_ + "/sta_pred.jsonl";
+  write_file(sta_sub, first_lines_of_videos(sta, 2, [](const std::string& l) { return l.substr(0, l.find(' ')); }));
+  r = sfvu_cli(predict("grounding", sta_sub, sta_pred, videos));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines(test::read_text_file(sta_pred)).size(), test::nonempty_lines(test::read_text_file(sta_sub)).size());
+  eval = sfvu_cli("eval charades-sta --quiet --gt " + shell_quote(sta_sub) + " --durations " + shell_quote(csv) +
+                  " --pred " + shell_quote(sta_pred));
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_TRUE(json::parse(eval.out)["brief"].contains("R1@0.5")) << eval.out;
 }
 
 TEST_F(CliPredict, BadOptionsExit2AndBadAnnotationsExit1) {
