@@ -1,5 +1,5 @@
 // A bounded, drop-oldest queue between one capture thread and one consumer (STYLE rule 7;
-// Note [Live streaming threads] in cmd_stream.cpp).
+// Note [Live streaming threads] in stream_capture.h).
 //
 // Usage:
 //   RingBuffer<Frame> ring(32);
