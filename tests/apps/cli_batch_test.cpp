@@ -142,6 +142,27 @@ TEST_F(CliBatch, ResumeAfterACrashLosesAndDuplicatesNothingAndRetriesFailures) {
   EXPECT_NE(r.err.find("0 done, 1 failed, 5 skipped"), std::string::npos) << r.err;
 }
 
+TEST_F(CliBatch, KillNineMidRunThenResumeCompletesWithoutDuplicates) {
+  // 16 videos; the run is killed with SIGKILL as soon as its first lines are on disk.
+  const std::string many = dir_ + "/many", out = dir_ + "/g.jsonl";
+  fs::create_directories(many);
+  for (int i = 0; i < 16; ++i) fs::copy_file(lib_ + "/d.mp4", many + "/v" + std::to_string(i) + ".mp4");
+  const std::string cmd = shell_quote(test::cli_path()) + " " + ground(shell_quote(many)) + " --out " + shell_quote(out);
+  // (At most 60 s of waiting for the first line, so a run that dies early cannot hang the test.)
+  const auto killed = test::run_command(cmd + " & pid=$!; i=0; until [ -s " + shell_quote(out) +
+                                        " ] || [ $i -ge 6000 ]; do sleep 0.01; i=$((i+1)); done; kill -9 $pid; "
+                                        "wait $pid; echo killed=$?");
+  EXPECT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
+  const size_t before = test::nonempty_lines(test::read_text_file(out)).size();
+  EXPECT_LT(before, 32u) << "the run finished before the kill: nothing was tested";
+  const auto r = test::run_sfvu(ground(shell_quote(many), "--out " + shell_quote(out) + " --resume"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int> count;
+  for (const auto& l : file_lines(out)) ++count[l["video"].get<std::string>() + "|" + l["query"].get<std::string>()];
+  EXPECT_EQ(count.size(), 32u);
+  for (const auto& [k, n] : count) EXPECT_EQ(n, 1) << k;
+}
+
 TEST_F(CliBatch, ShardsCoverTheInputsOnceAndSlurmVariablesSelectTheShard) {
   std::multiset<std::string> all;
   for (int k = 0; k < 3; ++k) {
