@@ -1,14 +1,13 @@
 #include "prediction_writer.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <filesystem>
 #include <iterator>
 
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
-#include "sfvu/grounding/eval_common.h"
+#include "video_batch.h"
 
 namespace sfvu::cli {
 namespace {
@@ -31,12 +30,10 @@ std::string line_key(const nlohmann::json& line, const std::string& path, int64_
 
 // Rank of a file extension when several files share a video id: lower is preferred.
 size_t extension_rank(const std::string& name) {
-  static const std::array<const char*, 12> kVideoExtensions = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v",
-                                                               ".mpg", ".mpeg", ".flv", ".wmv", ".ts",  ".3gp"};
   std::string ext = fs::path(name).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  auto it = std::find(kVideoExtensions.begin(), kVideoExtensions.end(), ext);
-  return size_t(std::distance(kVideoExtensions.begin(), it));
+  const auto& all = video_extensions();
+  return size_t(std::distance(all.begin(), std::find(all.begin(), all.end(), ext)));
 }
 
 }  // namespace
@@ -50,23 +47,8 @@ PredictionFile::PredictionFile(const std::string& path, bool resume) : path_(pat
   const bool exists = fs::is_regular_file(path, ec);
   const uintmax_t size = exists ? fs::file_size(path, ec) : 0;
   if (exists && size > 0 && !resume) throw UsageError(path + " exists; pass --resume or remove it");
-  if (exists && resume) {
-    std::ifstream in(path, std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.eof() && in.fail()) throw IoError(path + ": cannot read");
-    const size_t newline = text.rfind('\n');
-    const size_t keep = newline == std::string::npos ? 0 : newline + 1;
-    if (keep < text.size()) {
-      // Lines are written whole, so only an interrupted write leaves a torn tail.
-      fs::resize_file(path, keep, ec);
-      if (ec) throw IoError(path + ": cannot cut the partial last line: " + ec.message());
-      log_message(LogLevel::kWarning, "predict: " + path + ": dropped a partial last line (" +
-                                          std::to_string(text.size() - keep) + " bytes); its prediction is redone");
-    }
-    grounding::for_each_json_line(path, [&](const nlohmann::json& line, int64_t line_no) {
-      keys_.insert(line_key(line, path, line_no));
-    });
-  }
+  if (resume)
+    for (const auto& [line_no, line] : read_resumable_lines(path, "predict")) keys_.insert(line_key(line, path, line_no));
   file_.open(path, std::ios::out | std::ios::binary | (resume ? std::ios::app : std::ios::trunc));
   if (!file_) throw IoError(path + ": cannot open for writing");
 }

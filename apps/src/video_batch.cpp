@@ -121,8 +121,8 @@ void print_summary(const BatchOptions& o, const BatchSummary& s) {
 
 }  // namespace
 
-std::vector<json> read_resumable_lines(const std::string& path, const std::string& command) {
-  std::vector<json> lines;
+std::vector<NumberedLine> read_resumable_lines(const std::string& path, const std::string& command) {
+  std::vector<NumberedLine> lines;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return lines;
   std::ifstream in(path, std::ios::binary);
@@ -147,7 +147,7 @@ std::vector<json> read_resumable_lines(const std::string& path, const std::strin
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object())
       throw FormatError(path + ":" + std::to_string(line_no) + ": not a JSON object; cannot resume from this file");
-    lines.push_back(std::move(j));
+    lines.push_back({line_no, std::move(j)});
   }
   return lines;
 }
@@ -159,10 +159,9 @@ JsonLinesOut::JsonLinesOut(const std::string& path, bool resume, const KeyOf& ke
     return;
   }
   if (resume) {
-    std::vector<json> lines = read_resumable_lines(path, command);
     std::string kept;
     size_t dropped = 0;
-    for (const auto& line : lines) {
+    for (const auto& [line_no, line] : read_resumable_lines(path, command)) {
       const auto key = key_of ? key_of(line) : std::nullopt;
       if (!key) {
         ++dropped;

@@ -29,7 +29,11 @@ constexpr int kExitSomeFailed = 3;
 /// final newline: the run was killed mid-write) is cut off the file, with a warning. A
 /// complete line that is not a JSON object is a FormatError naming the file and line. A
 /// missing file gives no lines.
-std::vector<json> read_resumable_lines(const std::string& path, const std::string& command);
+struct NumberedLine {
+  int64_t line_no = 0;  ///< 1-based, in the file
+  json line;
+};
+std::vector<NumberedLine> read_resumable_lines(const std::string& path, const std::string& command);
 
 class JsonLinesOut {
  public:
