@@ -13,6 +13,7 @@
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <algorithm>
 #include <sstream>
 
 #include "sfvu/base/error.h"
@@ -106,6 +107,17 @@ void make_dir(const std::string& dir) {
   if (ec || !std::filesystem::is_directory(dir)) throw IoError(dir + ": cannot create directory: " + ec.message());
 }
 
+std::string text_bar(double fraction) {
+  const int filled = static_cast<int>(std::clamp(fraction, 0.0, 1.0) * 30);
+  return "[" + std::string(size_t(filled), '#') + std::string(size_t(30 - filled), '.') + "]";
+}
+
+std::string short_number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 ProgressReporter::ProgressReporter(std::string label, bool enabled)
     : label_(std::move(label)), enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
 
@@ -126,10 +138,7 @@ bool ProgressReporter::operator()(const Progress& p) {
   line << label_ << " " << p.stage << " ";
   if (p.total > 0) {
     double f = std::min(1.0, double(p.done) / double(p.total));
-    if (tty_) {
-      int filled = static_cast<int>(f * 30);
-      line << "[" << std::string(filled, '#') << std::string(30 - filled, '.') << "] ";
-    }
+    if (tty_) line << text_bar(f) << " ";
     line << std::fixed << std::setprecision(0) << f * 100 << "% (" << p.done << "/" << p.total << " frames, t="
          << std::setprecision(1) << p.media_seconds << " s)";
   } else {

@@ -24,6 +24,9 @@ bool parse_args(const std::string& command, const std::string& synopsis, const s
 /// "1.5,3,7" -> {1.5, 3, 7}; throws UsageError naming `option`.
 std::vector<double> parse_number_list(const std::string& text, const std::string& option);
 
+/// A number as it reads in --help defaults: 0.7, not 0.69999999999999996.
+std::string short_number(double v);
+
 json to_json(const decode::MediaInfo& info);
 json to_json(const decode::DecodeStats& stats);
 /// [{"index": i, "pts_seconds": t}, ...]
@@ -33,6 +36,9 @@ json frames_json(const std::vector<int64_t>& indices, const std::vector<double>&
 void write_json_file(const std::string& path, const json& j);
 /// Creates `dir` (and parents); throws IoError naming it.
 void make_dir(const std::string& dir);
+
+/// "[#########.....................]": 30 cells, `fraction` (clamped to [0, 1]) of them filled.
+std::string text_bar(double fraction);
 
 /// Progress on stderr: a bar when stderr is a terminal, a line every few seconds otherwise.
 class ProgressReporter {

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "commands.h"
 #include "pipeline_options.h"
@@ -25,13 +24,6 @@ namespace sfvu::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// 0.7, not 0.69999999999999996, in --help.
-std::string short_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
 
 json ground_line(const std::string& video, const std::string& query, const grounding::GroundingResult& g) {
   json moments = json::array();

@@ -20,7 +20,6 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "commands.h"
@@ -66,12 +65,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t rank = size_t(std::ceil(p / 100.0 * double(v.size())));  // nearest rank
   return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-std::string short_number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
 }
 
 }  // namespace
@@ -188,7 +181,7 @@ int cmd_stream(const Args& args) {
       if (u.active[q]) active.push_back(queries[q]);
     }
     const int64_t dropped = frames.dropped();
-    const double latency_ms = (now_seconds() - u.capture_seconds) * 1000.0;
+    const double latency_ms = (steady_seconds() - u.capture_seconds) * 1000.0;
     out.write(json{{"pts_seconds", u.pts_seconds}, {"wall_time", wall_time()}, {"latency_ms", latency_ms},
                    {"dropped", dropped}, {"saliency", saliency}, {"active", active}});
     latencies_ms.push_back(latency_ms);
@@ -196,7 +189,7 @@ int cmd_stream(const Args& args) {
     if (view) view->add_update(u.pts_seconds, latency_ms, dropped, u.saliency, u.active);
   };
 
-  const double t_start = now_seconds();
+  const double t_start = steady_seconds();
   const double deadline = so.max_seconds > 0 ? t_start + so.max_seconds : INFINITY;
   bool stopped = false;
   {
@@ -205,7 +198,7 @@ int cmd_stream(const Args& args) {
     CaptureThread thread(capture, std::move(reader));
     std::vector<CapturedFrame> batch;
     while (true) {
-      if (g_stop_signal || now_seconds() >= deadline) {
+      if (g_stop_signal || steady_seconds() >= deadline) {
         stopped = true;
         break;
       }
@@ -231,7 +224,7 @@ int cmd_stream(const Args& args) {
     if (auto u = live.flush()) emit(*u);  // the frames after the last update
   emit_events(live.finish());
 
-  const double seconds = now_seconds() - t_start;
+  const double seconds = steady_seconds() - t_start;
   const int64_t updates = int64_t(latencies_ms.size());
   std::cerr << "sfvu stream: " << updates << " updates in " << std::fixed << std::setprecision(1) << seconds << " s ("
             << std::setprecision(2) << (seconds > 0 ? double(updates) / seconds : 0.0) << "/s); latency p50 "

@@ -42,24 +42,21 @@ std::string prediction_key(const std::string& qid, const std::string& video, con
   return qid.empty() ? video + '\x1f' + question : qid;
 }
 
-PredictionFile::PredictionFile(const std::string& path, bool resume) : path_(path) {
+// The submission path, after refusing to overwrite one an earlier run left without --resume.
+static const std::string& unless_taken(const std::string& path, bool resume) {
   std::error_code ec;
-  const bool exists = fs::is_regular_file(path, ec);
-  const uintmax_t size = exists ? fs::file_size(path, ec) : 0;
-  if (exists && size > 0 && !resume) throw UsageError(path + " exists; pass --resume or remove it");
-  if (resume)
-    for (const auto& [line_no, line] : read_resumable_lines(path, "predict")) keys_.insert(line_key(line, path, line_no));
-  file_.open(path, std::ios::out | std::ios::binary | (resume ? std::ios::app : std::ios::trunc));
-  if (!file_) throw IoError(path + ": cannot open for writing");
+  if (!resume && fs::is_regular_file(path, ec) && fs::file_size(path, ec) > 0)
+    throw UsageError(path + " exists; pass --resume or remove it");
+  return path;
 }
 
-void PredictionFile::append(const std::vector<json>& lines) {
-  std::string text;
-  for (const auto& line : lines) text += line.dump() + "\n";
-  file_.write(text.data(), std::streamsize(text.size()));
-  file_.flush();
-  if (!file_) throw IoError(path_ + ": write failed");
-}
+PredictionFile::PredictionFile(const std::string& path, bool resume)
+    : path_(path),
+      out_(unless_taken(path, resume), resume,
+           [path](const json& line, int64_t line_no) -> std::optional<std::string> {
+             return line_key(line, path, line_no);
+           },
+           "predict") {}
 
 PredictionErrors::PredictionErrors(const std::string& submission_path) : path_(submission_path + ".errors.jsonl") {
   std::error_code ec;

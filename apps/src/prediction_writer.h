@@ -6,10 +6,10 @@
 #include <fstream>
 #include <map>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "cli_common.h"
+#include "video_batch.h"
 
 namespace sfvu::cli {
 
@@ -27,16 +27,15 @@ class PredictionFile {
  public:
   PredictionFile(const std::string& path, bool resume);
   /// A line with this key is already in the file (from an earlier run).
-  bool has(const std::string& key) const { return keys_.count(key) > 0; }
-  int64_t n_resumed() const { return static_cast<int64_t>(keys_.size()); }
+  bool has(const std::string& key) const { return out_.has(key); }
+  int64_t n_resumed() const { return out_.n_resumed(); }
   /// Appends the lines in one write and flushes. Throws IoError naming the file.
-  void append(const std::vector<json>& lines);
+  void append(const std::vector<json>& lines) { out_.write(lines); }
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
-  std::ofstream file_;
-  std::unordered_set<std::string> keys_;
+  JsonLinesOut out_;  ///< every line of the submission has a key (failures go to PredictionErrors)
 };
 
 /// PRED.jsonl.errors.jsonl: one {"vid", "qids", "error"} line per failed video, so the

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "ring_buffer.h"
+#include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
 #include "sfvu/decode/video_reader.h"
@@ -62,9 +63,6 @@ struct StreamOptions {
   double view_fps = 15;                   // display stream of --window / --snapshot
 };
 
-inline double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 inline double wall_time() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -98,14 +96,13 @@ struct SignalGuard {
 
 // While a source is being (re)opened, FFmpeg's own log lines ("Connection to tcp://... failed:
 // Connection refused") repeat what the error line or the reconnect event already says, once
-// per attempt; they are left out. Everything else is written as the default sink does.
+// per attempt; they are left out. Everything else goes to the default sink.
 inline thread_local bool t_opening_source = false;
 
 inline void install_stream_log_sink() {
   set_log_sink([](LogLevel level, const std::string& line) {
     if (t_opening_source && line.rfind("ffmpeg: ", 0) == 0) return;
-    static const char* kNames[] = {"debug", "info", "warning", "error"};
-    std::cerr << "sfvu: " << kNames[int(level)] << ": " << line << '\n';
+    stderr_log_sink(level, line);
   });
 }
 
@@ -185,7 +182,7 @@ class Capture {
   // Sleeps until `until` (steady seconds) in short slices; false if a stop came first.
   bool sleep_until(double until) const {
     while (!stop_) {
-      const double left = until - now_seconds();
+      const double left = until - steady_seconds();
       if (left <= 0) return true;
       std::this_thread::sleep_for(std::chrono::duration<double>(std::min(left, 0.02)));
     }
@@ -196,10 +193,10 @@ class Capture {
     if (c.size() == 0 || stop_) return;
     const double raw_pts = c.pts_seconds[0];
     if (realtime) {  // like ffmpeg -re: frame k is released at its pts on the wall clock
-      if (!std::isfinite(pace_origin_)) pace_origin_ = now_seconds() - raw_pts;
+      if (!std::isfinite(pace_origin_)) pace_origin_ = steady_seconds() - raw_pts;
       if (!sleep_until(pace_origin_ + raw_pts)) return;
     }
-    const double captured = now_seconds();
+    const double captured = steady_seconds();
     if (rebase_) {  // first frame after a reconnect: continue the timeline (Note [Reconnecting])
       pts_offset_ = last_pts_ + (captured - last_capture_) - raw_pts;
       rebase_ = false;
@@ -220,7 +217,7 @@ class Capture {
   }
 
   void loop(std::unique_ptr<decode::VideoReader> reader) {
-    last_capture_ = now_seconds();
+    last_capture_ = steady_seconds();
     delay_ = options.reconnect_delay_seconds;
     while (reader) {
       set_reader(reader.get());
@@ -248,7 +245,7 @@ class Capture {
       }
       ++attempt_;
       outage_attempt = attempt_;
-      if (!sleep_until(now_seconds() + delay_)) break;
+      if (!sleep_until(steady_seconds() + delay_)) break;
       delay_ = std::min(2 * delay_, options.reconnect_delay_max_seconds);
       json line{{"event", "reconnect"}, {"attempt", attempt_}};
       try {

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -11,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
 #include "sfvu/pathways/json_fields.h"
@@ -20,10 +20,6 @@ namespace sfvu::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::string duration_text(double seconds) {
   const auto s = static_cast<int64_t>(std::lround(std::max(0.0, seconds)));
@@ -40,7 +36,7 @@ class BatchProgress {
  public:
   BatchProgress(std::string command, int64_t total, bool enabled)
       : command_(std::move(command)), total_(total), enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1),
-        start_(now_seconds()) {}
+        start_(steady_seconds()) {}
   ~BatchProgress() {
     if (drawn_) std::cerr << "\n";
   }
@@ -72,17 +68,14 @@ class BatchProgress {
  private:
   void draw(bool final) {
     if (!enabled_ || total_ <= 0) return;
-    const double now = now_seconds(), elapsed = now - start_;
+    const double now = steady_seconds(), elapsed = now - start_;
     if (!final && (elapsed < 1.0 || now - last_ < (tty_ ? 0.2 : 5.0))) return;
     if (final && !tty_ && !printed_any_) return;  // a short batch: the summary is enough
     last_ = now;
     const double progress = double(done_) + current_fraction_;
     std::ostringstream line;
     line << "sfvu " << command_ << " ";
-    if (tty_) {
-      const int filled = static_cast<int>(30 * progress / double(total_));
-      line << "[" << std::string(size_t(filled), '#') << std::string(size_t(30 - filled), '.') << "] ";
-    }
+    if (tty_) line << text_bar(progress / double(total_)) << " ";
     line << done_ << "/" << total_ << " videos";
     if (failed_) line << ", " << failed_ << " failed";
     line << ", " << std::fixed << std::setprecision(0) << double(frames_ + current_frames_) / std::max(elapsed, 1e-9)
@@ -162,7 +155,7 @@ JsonLinesOut::JsonLinesOut(const std::string& path, bool resume, const KeyOf& ke
     std::string kept;
     size_t dropped = 0;
     for (const auto& [line_no, line] : read_resumable_lines(path, command)) {
-      const auto key = key_of ? key_of(line) : std::nullopt;
+      const auto key = key_of ? key_of(line, line_no) : std::nullopt;
       if (!key) {
         ++dropped;
         continue;
@@ -194,7 +187,7 @@ std::string video_key(const std::string& video, const std::string& second) {
 }
 
 JsonLinesOut::KeyOf key_by_video(const std::string& field) {
-  return [field](const json& line) -> std::optional<std::string> {
+  return [field](const json& line, int64_t) -> std::optional<std::string> {
     auto v = line.find("video");
     if (line.contains("error") || v == line.end() || !v->is_string()) return std::nullopt;
     if (field.empty()) return video_key(v->get<std::string>());
@@ -205,11 +198,11 @@ JsonLinesOut::KeyOf key_by_video(const std::string& field) {
 }
 
 JsonLinesOut::KeyOf key_by_video_file(const std::string& file_field) {
-  return [file_field](const json& line) -> std::optional<std::string> {
+  return [file_field](const json& line, int64_t line_no) -> std::optional<std::string> {
     auto f = line.find(file_field);
     std::error_code ec;
     if (f == line.end() || !f->is_string() || !fs::is_regular_file(f->get<std::string>(), ec)) return std::nullopt;
-    return key_by_video()(line);
+    return key_by_video()(line, line_no);
   };
 }
 
@@ -270,7 +263,7 @@ BatchSummary run_items(const std::vector<BatchItem>& items, const BatchOptions& 
                        const std::function<void(size_t, const std::string&)>& fail) {
   BatchSummary sum;
   sum.skipped = options.skipped;
-  const double t0 = now_seconds();
+  const double t0 = steady_seconds();
   {
     BatchProgress progress(options.command, int64_t(items.size()), options.progress);
     for (size_t i = 0; i < items.size(); ++i) {
@@ -297,7 +290,7 @@ BatchSummary run_items(const std::vector<BatchItem>& items, const BatchOptions& 
       }
     }
   }
-  sum.seconds = now_seconds() - t0;
+  sum.seconds = steady_seconds() - t0;
   return sum;
 }
 

@@ -38,7 +38,8 @@ std::vector<NumberedLine> read_resumable_lines(const std::string& path, const st
 class JsonLinesOut {
  public:
   /// The resume key of a result line, or nullopt for a line to drop on resume (a failure).
-  using KeyOf = std::function<std::optional<std::string>(const json& line)>;
+  /// `line_no` (1-based in the file) is for error messages naming the line.
+  using KeyOf = std::function<std::optional<std::string>(const json& line, int64_t line_no)>;
 
   /// `path` empty: stdout (resume is then a UsageError). Without `resume` the file is created
   /// (truncated). With `resume`, the lines an earlier run left (read_resumable_lines) with a

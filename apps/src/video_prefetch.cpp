@@ -30,6 +30,8 @@ VideoPrefetcher::VideoPrefetcher(const grounding::VideoPipeline& pipeline, std::
 
 VideoPrefetcher::~VideoPrefetcher() {
   stop_ = true;
+  // Taking each mutex once after setting the flag: a waiter that checked it just before cannot
+  // miss the notification (it is either still before its check or already waiting).
   {
     std::lock_guard<std::mutex> lock(mutex_);
   }

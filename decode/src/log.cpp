@@ -18,17 +18,17 @@ std::atomic<int>& level_ref() {
   return level;
 }
 
-void stderr_sink(LogLevel level, const std::string& line) {
-  static const char* kNames[] = {"debug", "info", "warning", "error"};
-  std::cerr << "sfvu: " << kNames[static_cast<int>(level)] << ": " << line << '\n';
-}
-
 LogSink& sink_ref() {
-  static LogSink sink = stderr_sink;
+  static LogSink sink = stderr_log_sink;
   return sink;
 }
 
 }  // namespace
+
+void stderr_log_sink(LogLevel level, const std::string& line) {
+  static const char* kNames[] = {"debug", "info", "warning", "error"};
+  std::cerr << "sfvu: " << kNames[static_cast<int>(level)] << ": " << line << '\n';
+}
 
 void set_log_sink(LogSink sink) {
   std::lock_guard<std::mutex> lock(sink_mutex());

@@ -1,18 +1,14 @@
 #include "sfvu/grounding/live_grounder.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
+#include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/training_free_head.h"
 
 namespace sfvu::grounding {
 namespace {
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Tolerance when comparing stream times (pts are rounded from time bases).
 constexpr double kTimeEpsilon = 1e-6;
@@ -120,9 +116,9 @@ void LiveGrounder::push(LivePathway pathway, const torch::Tensor& frames, const 
   }
   if (rows.empty()) return;
   if (size_t(batch.size(0)) != rows.size()) batch = batch.index_select(0, torch::tensor(rows, torch::kInt64));
-  const double t0 = now_seconds();
+  const double t0 = steady_seconds();
   pathways::PathwayOutput out = pipeline_->encoder().encode_frames(batch.contiguous(), pathway_plan(pathway));
-  stats_.encode_seconds += now_seconds() - t0;
+  stats_.encode_seconds += steady_seconds() - t0;
   for (size_t k = 0; k < rows.size(); ++k) {
     const size_t i = size_t(rows[k]);
     kept.push_back({pts_seconds[i], capture_seconds[i], out.tokens.narrow(0, int64_t(k), 1),
@@ -199,7 +195,7 @@ LiveUpdate LiveGrounder::run_update() {
   u.capture_seconds = newest_is_fast ? fast_.back().capture_seconds : slow_.back().capture_seconds;
   u.n_slow = window.n_slow();
   u.n_fast = window.n_fast();
-  const double t0 = now_seconds();
+  const double t0 = steady_seconds();
   for (size_t q = 0; q < queries_.size(); ++q) {
     GroundingResult g = pipeline_->head().ground(window, queries_[q]);
     if (g.clip_seconds > 0) clip_seconds_ = g.clip_seconds;  // align the next window to the head's clips
@@ -215,7 +211,7 @@ LiveUpdate LiveGrounder::run_update() {
     if (auto kind = gates_[q].step(score)) u.events.push_back({*kind, q, u.pts_seconds, score});
     u.active.push_back(gates_[q].active());
   }
-  u.head_seconds = now_seconds() - t0;
+  u.head_seconds = steady_seconds() - t0;
   stats_.head_seconds += u.head_seconds;
   ++stats_.updates;
   last_update_pts_ = u.pts_seconds;

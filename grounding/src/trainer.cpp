@@ -1,12 +1,12 @@
 #include "sfvu/grounding/trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
 
+#include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/decode/video_reader.h"
 #include "sfvu/grounding/learned_head.h"
@@ -18,10 +18,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
 LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
@@ -188,7 +184,7 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
 }
 
 TrainReport train(const TrainOptions& o, const std::function<bool(const TrainProgress&)>& progress) {
-  const double t_start = now_seconds();
+  const double t_start = steady_seconds();
   if (o.out_dir.empty()) throw UsageError("train: no output folder");
   if (o.init != "scratch" && o.init.rfind("clip:", 0) != 0)
     throw UsageError("--init must be 'scratch' or 'clip:DIR', not '" + o.init + "'");
@@ -240,7 +236,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     tp.stage = "decode";
     tp.done = p.done;
     tp.total = p.total;
-    tp.elapsed_seconds = now_seconds() - t_start;
+    tp.elapsed_seconds = steady_seconds() - t_start;
     report(tp);
     return true;
   };
@@ -264,15 +260,15 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
 
   const double budget_seconds = o.minutes * 60;
   const double elapsed_before = st.elapsed_seconds;
-  const double loop_start = now_seconds();
-  auto elapsed = [&] { return elapsed_before + now_seconds() - loop_start; };
+  const double loop_start = steady_seconds();
+  auto elapsed = [&] { return elapsed_before + steady_seconds() - loop_start; };
   if (o.steps > 0) st.total_steps = o.steps;
   const int64_t n = int64_t(train_split.videos.size());
   std::vector<int64_t> order(static_cast<size_t>(n));
   int64_t order_epoch = -1;
   double val_seconds = 0;
   const int64_t calibration = std::max<int64_t>(1, o.calibration_steps);
-  double calib_start = now_seconds();
+  double calib_start = steady_seconds();
 
   auto save_state = [&] {
     fs::create_directories(state_dir);
@@ -287,7 +283,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
   auto run_validation = [&] {
-    const double t0 = now_seconds();
+    const double t0 = steady_seconds();
     TrainProgress tp;
     tp.stage = "validate";
     tp.step = st.step;
@@ -301,7 +297,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       model->save(o.out_dir);
       tp.best = true;
     }
-    val_seconds += now_seconds() - t0;
+    val_seconds += steady_seconds() - t0;
     tp.elapsed_seconds = elapsed();
     report(tp);
   };
@@ -352,7 +348,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
 
     if (st.total_steps == 0 && st.step == calibration) {
       // Note [Training budget]: fit the rest of the run into the time left, validations included.
-      const double per_step = (now_seconds() - calib_start) / double(calibration);
+      const double per_step = (steady_seconds() - calib_start) / double(calibration);
       const double left = budget_seconds - elapsed();
       const double val_cost = has_val ? 9 * 0.25 * per_step * double(val_split.videos.size()) : 0;
       st.total_steps = st.step + std::max<int64_t>(1, int64_t((left - val_cost) / per_step));

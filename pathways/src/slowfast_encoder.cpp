@@ -1,16 +1,11 @@
 #include "sfvu/pathways/slowfast_encoder.h"
 
-#include <chrono>
-
+#include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/slowfast_layout.h"
 
 namespace sfvu::pathways {
 namespace {
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Per-pathway accumulation of chunk outputs.
 struct Collected {
@@ -129,7 +124,7 @@ struct TokenAssembler::Impl {
 };
 
 TokenAssembler::TokenAssembler(const SlowFastEncoder& encoder, SlowFastPlan plan)
-    : encoder_(encoder), plan_(std::move(plan)), impl_(std::make_unique<Impl>()), start_(now_seconds()) {
+    : encoder_(encoder), plan_(std::move(plan)), impl_(std::make_unique<Impl>()), start_(steady_seconds()) {
   // Stream 0: fast frames; stream 1: slow frames unless they are fast frames too.
   const decode::ResizeMode resize = encoder_.options().resize;
   auto fmt = [&](int size) { return decode::FrameFormat{size, size, resize}; };
@@ -148,9 +143,9 @@ void TokenAssembler::add(const decode::FrameChunk& c) {
   const auto& vision = clip.model->config().vision;
   torch::Tensor frames =
       torch::from_blob(const_cast<uint8_t*>(c.rgb.data()), {c.size(), c.height, c.width, 3}, torch::kUInt8);
-  const double t0 = now_seconds();
+  const double t0 = steady_seconds();
   BackboneOutput b = run_backbone(clip, encoder_.layer_index(), frames, encoder_.options().batch);
-  stats_.backbone_seconds += now_seconds() - t0;
+  stats_.backbone_seconds += steady_seconds() - t0;
   stats_.backbone_images += c.size();
   stats_.backbone_gflop += c.size() * vision_flops(vision, clip.model->config().projection_dim, c.width) / 1e9;
   if (c.stream == 1) {
@@ -196,7 +191,7 @@ VideoTokens TokenAssembler::finish(const decode::DecodeStats& decode_stats, Enco
   impl_->slow = Collected{};
   impl_->fast = Collected{};
   stats_.decode = decode_stats;
-  stats_.total_seconds = now_seconds() - start_;
+  stats_.total_seconds = steady_seconds() - start_;
   if (stats) *stats = stats_;
   return v;
 }

@@ -16,6 +16,8 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
 using LogSink = std::function<void(LogLevel, const std::string& line)>;
 
+/// The default sink: "sfvu: <level>: <line>" on stderr (for sinks that filter, then delegate).
+void stderr_log_sink(LogLevel level, const std::string& line);
 /// Replaces the sink; an empty function silences all logging.
 void set_log_sink(LogSink sink);
 /// The default sink's threshold (messages below it are dropped). Default kWarning.
