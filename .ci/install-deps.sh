@@ -7,7 +7,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev
   ffmpeg
-  libopencv-dev libboost-program-options-dev libgtest-dev nlohmann-json3-dev libicu-dev zlib1g-dev
+  libopencv-dev libboost-program-options-dev libgtest-dev nlohmann-json3-dev libicu-dev zlib1g-dev libsentencepiece-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -88,7 +88,8 @@ int cmd_bench(const Args& args) {
   if (args[0] == "clip") return bench_clip(rest);
   if (args[0] == "pathways") return bench_pathways(rest);
   if (args[0] == "ablation") return bench_ablation(rest);
-  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways, ablation)");
+  if (args[0] == "llm") return bench_llm(rest);
+  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways, ablation, llm)");
 }
 
 }  // namespace sfvu::cli

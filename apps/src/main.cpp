@@ -31,10 +31,13 @@ commands:
                        a model over a benchmark split: QVHighlights submission / QA answers
   stream --model DIR --input SRC --query Q   live grounding on a camera/network stream (JSON lines)
   report PRED.jsonl --out report.html        one HTML page: plots and moments of a batch
+  ask --model LLM_DIR --question Q VIDEO...  open-ended answers from a LLaVA-family video LLM
+  generate --model LLM_DIR --input-ids IDS.npy --out DIR   low-level LLM generation (parity checks)
   bench decode FILE... decoder speed against the ffmpeg CLI and OpenCV
   bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
   bench pathways       Slow/Fast pathways: FLOPs, time, low-res vs full-res fast tokens, peak memory
   bench ablation       synthetic benchmark: slow-only vs fast-only vs slow+fast, per query kind
+  bench llm            LLM prefill/decode speed against this machine's GEMM rate and memory bandwidth
 )";
 
 }  // namespace
@@ -67,6 +70,8 @@ int main(int argc, char** argv) {
     if (command == "encode") return sfvu::cli::cmd_encode(args);
     if (command == "stream") return sfvu::cli::cmd_stream(args);
     if (command == "report") return sfvu::cli::cmd_report(args);
+    if (command == "generate") return sfvu::cli::cmd_generate(args);
+    if (command == "ask") return sfvu::cli::cmd_ask(args);
     std::cerr << "sfvu: error: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const sfvu::UsageError& e) {
