@@ -73,11 +73,20 @@ torch::Tensor to_tensor(const TensorView& view, std::shared_ptr<const Safetensor
 
 LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoint& checkpoint,
                            const std::vector<std::string>& ignore_suffixes) {
+  LoadOptions options;
+  options.ignore_suffixes = ignore_suffixes;
+  return load_checkpoint(module, checkpoint, options);
+}
+
+LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoint& checkpoint,
+                           const LoadOptions& options) {
   LoadReport report;
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
-  auto load_one = [&](const std::string& name, torch::Tensor& target) {
-    if (ignored(name, ignore_suffixes)) return;
+  const auto& ignore_suffixes = options.ignore_suffixes;
+  auto load_one = [&](const std::string& param_name, torch::Tensor& target) {
+    if (ignored(param_name, ignore_suffixes)) return;
+    const std::string name = options.checkpoint_key ? options.checkpoint_key(param_name) : param_name;
     if (!checkpoint.contains(name)) {
       report.missing.push_back(name);
       return;
@@ -93,6 +102,7 @@ LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoin
   };
   for (auto& p : module.named_parameters(true)) load_one(p.key(), p.value());
   for (auto& b : module.named_buffers(true)) load_one(b.key(), b.value());
+  report.used.assign(used.begin(), used.end());
   for (const std::string& name : checkpoint.names())
     if (!used.count(name) && !ignored(name, ignore_suffixes)) report.unexpected.push_back(name);
   if (!report.ok()) {
@@ -103,7 +113,7 @@ LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoin
     if (!report.mismatched.empty()) msg += " wrong shape " + listing(report.mismatched) + ";";
     throw FormatError(msg);
   }
-  if (!report.unexpected.empty())
+  if (options.report_unexpected && !report.unexpected.empty())
     log_message(LogLevel::kWarning, checkpoint.path() + ": ignored " + std::to_string(report.unexpected.size()) +
                                         " tensor(s) the model does not use: " + listing(report.unexpected));
   return report;

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct LoadReport {
   std::vector<std::string> missing;     ///< module parameters absent from the checkpoint
   std::vector<std::string> unexpected;  ///< checkpoint tensors no parameter wanted
   std::vector<std::string> mismatched;  ///< "name: checkpoint [a, b] vs model [c, d]"
+  std::vector<std::string> used;        ///< checkpoint keys that were loaded
   bool ok() const { return missing.empty() && mismatched.empty(); }
 };
 
@@ -29,6 +31,21 @@ struct LoadReport {
 /// listing the missing and mis-shaped keys when !ok(); returns the report otherwise.
 LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoint& checkpoint,
                            const std::vector<std::string>& ignore_suffixes = {"position_ids"});
+
+struct LoadOptions {
+  /// Names ending in one of these are neither loaded nor reported.
+  std::vector<std::string> ignore_suffixes = {"position_ids"};
+  /// The checkpoint key of a module parameter name (identity when empty): a prefix, or a
+  /// tensor-name layout rename (LLaVA's old `language_model.model.*` vs new `model.language_model.*`).
+  std::function<std::string(const std::string&)> checkpoint_key;
+  /// Checkpoint tensors no parameter wanted: logged when true; when false the caller (a model
+  /// loaded in parts) checks report.used itself.
+  bool report_unexpected = true;
+};
+
+/// load_checkpoint with a key mapping (see LoadOptions).
+LoadReport load_checkpoint(torch::nn::Module& module, const SafetensorsCheckpoint& checkpoint,
+                           const LoadOptions& options);
 
 /// Writes every named parameter and buffer of `module` (contiguous, on CPU) to `path`.
 void save_checkpoint(const torch::nn::Module& module, const std::string& path,
