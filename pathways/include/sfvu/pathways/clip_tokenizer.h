@@ -7,7 +7,8 @@
 //      collapse whitespace runs to one space, strip, Unicode lower-case (as Python's
 //      str.lower(), final sigma included). ftfy's fixes are NOT applied (see Note in the .cpp).
 //   2. split with <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+
-//   3. each piece: UTF-8 bytes -> byte symbols, "</w>" on the last, merges by rank.
+//   3. each piece: UTF-8 bytes -> byte symbols, "</w>" on the last, merges by rank
+//      (the byte-level BPE core shared with the Qwen2 tokenizer: sfvu/pathways/byte_bpe.h).
 //   4. [sot] + ids + [eot]; longer than the context: keep the first `context` ids, last = eot.
 //
 // Thread safety: immutable after construction; encode() may run concurrently.
