@@ -3,7 +3,7 @@
 // KV cache.
 //
 // Usage:
-//   fusion::LlmForCausalLM lm(config);              // then load weights (LlavaModel does it)
+//   fusion::LlmForCausalLM lm(config, torch::kFloat32);  // then load weights (LlavaModel does it)
 //   fusion::KvCache cache(config, /*capacity_tokens=*/prompt + max_new, torch::kFloat32);
 //   torch::NoGradGuard no_grad;
 //   torch::Tensor h = lm->forward(lm->embed(prompt_ids), cache);   // [T, D], cache now T long
@@ -21,7 +21,8 @@
 // already in the cache keep the rotation they were stored with (as HF generate does).
 //
 // Batch size 1: a prompt is one sequence. The model is immutable after loading and may be
-// shared across threads; a KvCache is per-conversation state (STYLE rule 4).
+// shared across threads; a KvCache is per-conversation state (STYLE rule 4). Inference only:
+// embed/forward/logits run under their own torch::NoGradGuard, so callers may omit theirs.
 #pragma once
 
 #include <torch/torch.h>
@@ -40,9 +41,10 @@ class KvCache {
           torch::Device device = torch::kCPU);
   int64_t length() const { return length_; }      ///< positions filled
   int64_t capacity() const { return capacity_; }
+  int num_layers() const { return static_cast<int>(keys_.size()); }
   size_t bytes() const;                            ///< memory held by keys + values
   void clear() { length_ = 0; }
-  /// Forgets positions >= n (n <= length()).
+  /// Forgets positions >= n; UsageError unless 0 <= n <= length().
   void truncate(int64_t n);
 
   // Used by the attention layers.
@@ -57,27 +59,39 @@ class KvCache {
 
 class LlmForCausalLMImpl : public torch::nn::Module {
  public:
-  explicit LlmForCausalLMImpl(const LlmConfig& config);
+  /// Parameters are created in `dtype` (so a 7B model never exists in float32) and start at
+  /// zero, norm weights at one: load a checkpoint, or fill them (benchmarks), before use.
+  explicit LlmForCausalLMImpl(const LlmConfig& config, torch::Dtype dtype = torch::kFloat32);
 
-  /// Token embeddings: ids int64 [T] -> [T, D] in the model's dtype.
+  /// Token embeddings: ids int64 [T] -> [T, D] in the model's dtype. UsageError for an id
+  /// outside [0, vocab_size).
   torch::Tensor embed(const torch::Tensor& ids);
-  /// Runs `embeds` [T, D] at positions cache.length() .. cache.length()+T-1, appending their
-  /// keys/values to `cache`. Returns the final hidden states [T, D] (after model.norm).
-  /// If `hidden_states` is non-null it receives the embeddings, then every layer's output,
-  /// the last one with the final norm applied (HF's output_hidden_states convention).
+  /// Runs `embeds` [T, D] (converted to the model's dtype) at positions cache.length() ..
+  /// cache.length()+T-1, appending their keys/values to `cache`. Returns the final hidden
+  /// states [T, D] (after model.norm). If `hidden_states` is non-null it receives the
+  /// embeddings, then every layer's output, the last one with the final norm applied (HF's
+  /// output_hidden_states convention). UsageError when the cache does not fit this model
+  /// (layers, kv heads, head_dim, dtype, device) or has no room for T more positions; the
+  /// cache is unchanged then.
   torch::Tensor forward(const torch::Tensor& embeds, KvCache& cache,
                         std::vector<torch::Tensor>* hidden_states = nullptr);
-  /// lm_head (or the tied embeddings): hidden [T, D] -> float32 logits [T, V].
+  /// lm_head (or the tied embeddings): hidden [T, D] -> float32 logits [T, V]. Pass only the
+  /// rows needed (generation: the last one).
   torch::Tensor logits(const torch::Tensor& hidden);
+
+  /// Prefill attention handles this many query positions at a time; 0 (default) picks as
+  /// many as keep the float32 score block [heads, rows, keys] near 16 MB (cache-resident),
+  /// so a long prompt never materialises [heads, T, T]. Results do not depend on it beyond
+  /// rounding. Set before sharing the model across threads.
+  void set_attention_chunk_rows(int64_t rows);
 
   const LlmConfig& config() const { return config_; }
   torch::Dtype dtype() const;
 
  private:
   LlmConfig config_;
-  // Registered as "model" (embed_tokens, layers, norm) and "lm_head" by the implementation.
-  std::shared_ptr<torch::nn::Module> model_;
-  torch::nn::Linear lm_head_{nullptr};
+  // The registered submodules ("model": embed_tokens, layers, norm; "lm_head" unless tied)
+  // and the RoPE frequencies, defined in llm_decoder.cpp.
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
