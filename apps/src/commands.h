@@ -29,6 +29,7 @@ int cmd_report(const Args& args);
 int cmd_generate(const Args& args);
 int cmd_ask(const Args& args);
 int bench_llm(const Args& args);
+int predict_qa_llm(const Args& args);  ///< predict --task qa with a LLaVA-family model
 int cmd_tokenize(const Args& args);
 int cmd_embed(const Args& args);
 int cmd_extract(const Args& args);
