@@ -8,7 +8,10 @@
 //              without an id gets "video" and "question" instead of "qid".
 // Annotations: sfvu/grounding/annotations.h (QVHighlights / Charades jsonl, Charades-STA .txt); qa: mcqa_eval.h
 // (our qa jsonl, NExT-QA CSV; answers optional). Videos are DIR/<vid>.<extension>; with
-// --features DIR, their pre-extracted tokens DIR/<vid>.safetensors (`sfvu encode`) instead.
+// --features DIR, their pre-extracted tokens DIR/<vid>.safetensors (`sfvu encode`) instead,
+// or, for a model trained on pre-extracted features, the Moment-DETR / lighthouse feature
+// folder (sfvu/grounding/feature_data.h: <vid>.npz per source, qid<qid>.npz per query;
+// grounding only).
 // --plot (grounding) writes OUT_plots/<vid>_qid<qid>.png per query and adds its path as "plot".
 // Queries are grouped by video in the order of first appearance, so each video is decoded and
 // encoded once; its lines are written whole and flushed together. --resume continues an
@@ -27,12 +30,16 @@
 #include <sstream>
 
 #include "commands.h"
+#include "llm_options.h"
 #include "pipeline_options.h"
 #include "prediction_writer.h"
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
 #include "sfvu/grounding/annotations.h"
+#include "sfvu/grounding/feature_data.h"
+#include "sfvu/grounding/learned_head.h"
 #include "sfvu/grounding/mcqa_eval.h"
+#include "sfvu/pathways/torch_runtime.h"
 #include "session_plot.h"
 #include "video_batch.h"
 
@@ -54,6 +61,9 @@ struct VideoGroup {
 /// The line of item `index` from its video's session (and the video's plot thumbnails, with --plot).
 using LineMaker =
     std::function<json(const grounding::VideoSession&, size_t index, const std::vector<PlotThumbnail>& thumbnails)>;
+/// The line of grounding item `index` from its result.
+using GroundingLineMaker =
+    std::function<json(size_t index, const grounding::GroundingResult&, const std::vector<PlotThumbnail>& thumbnails)>;
 
 // The items not yet in `out`, grouped by video in the order of each video's first appearance
 // among ALL items, so a resumed run writes in the order of an uninterrupted one.
@@ -143,6 +153,22 @@ struct InputFolder {
   }
 };
 
+// Records a video that failed (stderr and the errors file).
+void record_failure(const VideoGroup& group, const std::vector<PredictItem>& items, PredictionErrors& errors,
+                    const std::string& error) {
+  json qids = json::array();
+  for (size_t i : group.items) qids.push_back(items[i].qid);
+  std::cerr << "sfvu: predict: video '" << group.vid << "': " << group.items.size() << " queries not predicted\n";
+  errors.add(group.vid, qids, error);
+}
+
+int finish(const BatchSummary& sum, const PredictionErrors& errors, size_t n_groups) {
+  if (errors.count())
+    std::cerr << "sfvu predict: " << errors.count() << " of " << n_groups << " videos failed; see " << errors.path()
+              << "\n";
+  return sum.exit_code();
+}
+
 // Opens each video once (prefetched: video_batch.h) or reads its tokens, writes its lines,
 // records failures; returns the exit code.
 int run_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictItem>& items,
@@ -165,13 +191,7 @@ int run_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictI
     for (size_t i : groups[g].items) lines.push_back(make_line(session, i, thumbs));
     out.append(lines);
   };
-  auto fail = [&](size_t g, const std::string& error) {
-    json qids = json::array();
-    for (size_t i : groups[g].items) qids.push_back(items[i].qid);
-    std::cerr << "sfvu: predict: video '" << groups[g].vid << "': " << groups[g].items.size()
-              << " queries not predicted\n";
-    errors.add(groups[g].vid, qids, error);
-  };
+  auto fail = [&](size_t g, const std::string& error) { record_failure(groups[g], items, errors, error); };
   const BatchSummary sum =
       folder.videos ? run_video_batch(pipeline, batch, options, each, fail)
                     : run_batch(batch, options,
@@ -180,22 +200,52 @@ int run_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictI
                                   return 0;
                                 },
                                 fail);
-  if (errors.count())
-    std::cerr << "sfvu predict: " << errors.count() << " of " << groups.size() << " videos failed; see "
-              << errors.path() << "\n";
-  return sum.exit_code();
+  return finish(sum, errors, groups.size());
+}
+
+// A model trained on pre-extracted features (Note [Feature input]): each video's clip rows and
+// its queries' rows come from the feature folder, nothing is decoded; a missing or malformed
+// file fails that video, by name, and the batch goes on.
+int run_feature_groups(const std::vector<VideoGroup>& groups, const std::vector<PredictItem>& items,
+                       const grounding::GroundingQueries& queries, const grounding::LearnedHead& head,
+                       const grounding::FeatureReader& reader, const GroundingLineMaker& make_line,
+                       PredictionFile& out, PredictionErrors& errors, const BatchOptions& options) {
+  std::vector<BatchItem> batch;
+  for (const VideoGroup& group : groups) batch.push_back({group.vid, reader.video_path(0, group.vid), ""});
+  const BatchSummary sum = run_batch(
+      batch, options,
+      [&](size_t g, const ProgressCallback&) -> int64_t {
+        const grounding::VideoFeatures video =
+            reader.video(groups[g].vid, queries.queries[groups[g].items.front()].duration_seconds);
+        std::vector<json> lines;
+        for (size_t i : groups[g].items) {
+          const grounding::TextBatch query = grounding::query_batch({reader.query(queries.queries[i].qid)});
+          lines.push_back(make_line(i, head.ground(video, query), {}));
+        }
+        out.append(lines);
+        return 0;
+      },
+      [&](size_t g, const std::string& error) { record_failure(groups[g], items, errors, error); });
+  return finish(sum, errors, groups.size());
 }
 
 }  // namespace
 
 int cmd_predict(const Args& args) {
+  // A LLaVA-family model folder: multiple choice through the LLM (predict_llm.cpp).
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if ((args[i] == "--model" || args[i] == "-m") && is_llava_model_dir(args[i + 1])) return predict_qa_llm(args);
+  for (const std::string& a : args)
+    if (a.rfind("--model=", 0) == 0 && is_llava_model_dir(a.substr(8))) return predict_qa_llm(args);
   po::options_description desc("predict options");
   desc.add_options()("task", po::value<std::string>()->required(), "grounding | qa")
       ("annotations", po::value<std::string>()->required(),
        "grounding: QVHighlights/Charades jsonl or Charades-STA .txt; qa: qa jsonl or NExT-QA CSV")
       ("videos", po::value<std::string>(), "folder of the videos, named <vid>.<extension>")
       ("features", po::value<std::string>(),
-       "instead of --videos: folder of pre-extracted tokens <vid>.safetensors (`sfvu encode` with this model)")
+       "instead of --videos: folder of pre-extracted tokens <vid>.safetensors (`sfvu encode` with this model); "
+       "for a model trained on features, the Moment-DETR feature folder (<source>_features/<vid>.npz, "
+       "clip_text_features/qid<qid>.npz)")
       ("out", po::value<std::string>()->required(), "predictions JSON lines (failures: OUT.errors.jsonl)")
       ("resume", "continue an interrupted OUT: skip the qids it has, append the others")
       ("plot", "grounding: a PNG per query in OUT_plots/<vid>_qid<qid>.png (saliency, moments, thumbnails); "
@@ -221,6 +271,22 @@ int cmd_predict(const Args& args) {
   else folder.features = vm["features"].as<std::string>();
   if (folder.videos == std::nullopt && !std::filesystem::is_directory(folder.features))
     throw UsageError("predict: --features " + folder.features + ": not a folder");
+  const std::string model_dir = model_options(vm).model_dir;
+  const bool feature_model = grounding::LearnedModelConfig::is_feature_model_dir(model_dir);
+  if (feature_model && task != "grounding")
+    throw UsageError("predict: " + model_dir + " was trained on pre-extracted features: it does --task grounding only");
+  if (feature_model && folder.videos)
+    throw UsageError("predict: " + model_dir + " reads pre-extracted features: give --features FEATURE_DIR, not --videos");
+  std::shared_ptr<const grounding::LearnedHead> feature_head;
+  std::optional<grounding::FeatureReader> feature_reader;
+  if (feature_model) {  // loaded before anything is written: a wrong folder leaves no file behind
+    const ModelOptions mo = model_options(vm);
+    if (mo.threads > 0) pathways::configure_torch_runtime(mo.threads);
+    feature_head =
+        std::make_shared<const grounding::LearnedHead>(grounding::LearnedModelImpl::load(model_dir, options.device));
+    const auto& input = feature_head->model().config().features;
+    feature_reader.emplace(grounding::find_feature_layout(folder.features, input.sources), input);
+  }
 
   const std::string out_path = vm["out"].as<std::string>();
   std::string plot_dir;
@@ -236,15 +302,15 @@ int cmd_predict(const Args& args) {
   grounding::GroundingQueries queries;
   grounding::McqaGroundTruth questions;
   LineMaker make_line;
+  GroundingLineMaker make_grounding_line;
   if (task == "grounding") {
     queries = grounding::load_grounding_queries(annotations);
     if (queries.n_skipped)
       log_message(LogLevel::kWarning, "predict: " + annotations + ": " + std::to_string(queries.n_skipped) +
                                           " lines with start >= end skipped (the evaluator drops them too)");
     for (const auto& q : queries.queries) items.push_back({q.qid, prediction_key(std::to_string(q.qid), "", ""), q.vid});
-    make_line = [&](const grounding::VideoSession& s, size_t i, const std::vector<PlotThumbnail>& thumbs) {
+    make_grounding_line = [&](size_t i, const grounding::GroundingResult& g, const std::vector<PlotThumbnail>& thumbs) {
       const auto& q = queries.queries[i];
-      const grounding::GroundingResult g = s.ground(q.query);
       json line = grounding_line(q, g);
       if (!plot_dir.empty()) {
         const std::string png = (std::filesystem::path(plot_dir) / (q.vid + "_qid" + std::to_string(q.qid) + ".png")).string();
@@ -252,6 +318,9 @@ int cmd_predict(const Args& args) {
         line["plot"] = path_from_out(png, out_path);
       }
       return line;
+    };
+    make_line = [&](const grounding::VideoSession& s, size_t i, const std::vector<PlotThumbnail>& thumbs) {
+      return make_grounding_line(i, s.ground(queries.queries[i].query), thumbs);
     };
   } else {
     questions = grounding::load_mcqa_gt(annotations, /*require_answer=*/false);
@@ -275,6 +344,9 @@ int cmd_predict(const Args& args) {
   std::set<std::string> vids;
   for (const auto& item : items) vids.insert(item.vid);
   batch.skipped = int64_t(vids.size() - groups.size());
+  if (feature_model)
+    return run_feature_groups(groups, items, queries, *feature_head, *feature_reader, make_grounding_line, out, errors,
+                              batch);
   auto pipeline = load_pipeline(vm, options);
   return run_groups(groups, items, *pipeline, folder, make_line, out, errors, batch, !plot_dir.empty());
 }

@@ -1,10 +1,14 @@
 // sfvu train --data DIR --out MODEL_DIR [--val DIR] [--pathways slowfast|slow|fast]
 //            [--minutes M] [--steps N] [--init scratch|clip:DIR] [--resume]
+//            [--features FEATURE_DIR [--feature-sources slowfast,clip]]
 //
 // Trains the learned fusion + heads (and the from-scratch backbone) on a split folder
 // (annotations.jsonl, qa.jsonl, videos/), validating periodically on --val; the best
 // validation checkpoint is MODEL_DIR, the resumable state MODEL_DIR/train_state/. Progress on
 // stderr, a JSON summary on stdout. Ctrl-C saves the state (then --resume continues).
+// A split folder without videos/ that holds Moment-DETR / lighthouse features (or any split,
+// with --features) trains a feature model instead (sfvu/grounding/feature_data.h).
+#include <sstream>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -33,7 +37,7 @@ std::string clock_text(double seconds) {
 int cmd_train(const Args& args) {
   grounding::TrainOptions d;
   po::options_description desc("train options");
-  desc.add_options()("data", po::value<std::string>()->required(), "training split folder (annotations.jsonl, qa.jsonl, videos/)")
+  desc.add_options()("data", po::value<std::string>()->required(), "training split folder: annotations.jsonl with videos/ (and qa.jsonl), or with pre-extracted features")
       ("out", po::value<std::string>()->required(), "model folder to write")
       ("val", po::value<std::string>()->default_value(""), "validation split folder (best checkpoint kept)")
       ("pathways", po::value<std::string>()->default_value("slowfast"), "slowfast | slow | fast")
@@ -41,6 +45,13 @@ int cmd_train(const Args& args) {
       ("steps", po::value<int64_t>()->default_value(d.steps), "fixed step count (0 = fit --minutes)")
       ("init", po::value<std::string>()->default_value(d.init), "scratch | clip:DIR")
       ("resume", "continue MODEL_DIR/train_state")
+      ("features", po::value<std::string>()->default_value(""),
+       "pre-extracted features for --data and --val (slowfast_features/, clip_features/, clip_text_features/); "
+       "default: a split folder without videos/ is searched for them")
+      ("feature-sources", po::value<std::string>()->default_value("auto"),
+       "video feature sources, concatenated in this order, e.g. slowfast,clip (auto: those present of slowfast,clip)")
+      ("feature-clip-seconds", po::value<double>()->default_value(d.feature_clip_seconds),
+       "seconds per feature row (QVHighlights 2, Charades-STA 1)")
       ("seed", po::value<uint64_t>()->default_value(d.seed), "random seed (weights, order, dropout)")
       ("lr", po::value<double>()->default_value(d.lr), "peak learning rate (AdamW)")
       ("weight-decay", po::value<double>()->default_value(d.weight_decay), "AdamW weight decay")
@@ -65,6 +76,14 @@ int cmd_train(const Args& args) {
   o.steps = vm["steps"].as<int64_t>();
   o.init = vm["init"].as<std::string>();
   o.resume = vm.count("resume") > 0;
+  o.features_dir = vm["features"].as<std::string>();
+  if (vm["feature-sources"].as<std::string>() != "auto") {
+    std::istringstream list(vm["feature-sources"].as<std::string>());
+    for (std::string name; std::getline(list, name, ',');)
+      if (!name.empty()) o.feature_sources.push_back(name);
+    if (o.feature_sources.empty()) throw UsageError("--feature-sources: no source named");
+  }
+  o.feature_clip_seconds = vm["feature-clip-seconds"].as<double>();
   o.seed = vm["seed"].as<uint64_t>();
   o.lr = vm["lr"].as<double>();
   o.weight_decay = vm["weight-decay"].as<double>();
@@ -85,9 +104,10 @@ int cmd_train(const Args& args) {
   double last_print = -1e9;
   auto progress = [&](const grounding::TrainProgress& p) {
     if (quiet) return !g_stop;
-    if (p.stage == "decode") {
+    if (p.stage == "decode" || p.stage == "load") {
       if (p.done == p.total || p.elapsed_seconds - last_print > 5) {
-        std::fprintf(stderr, "train: decoding %lld/%lld videos\n", (long long)p.done, (long long)p.total);
+        std::fprintf(stderr, "train: %s %lld/%lld videos\n", p.stage == "load" ? "loading the features of" : "decoding",
+                     (long long)p.done, (long long)p.total);
         last_print = p.elapsed_seconds;
       }
     } else if (p.stage == "train") {

@@ -12,10 +12,14 @@ std::string qa_option_text(const std::string& question, const std::string& optio
 
 GroundingResult LearnedHead::ground(const pathways::VideoTokens& video, const std::string& query) const {
   torch::NoGradGuard no_grad;
+  return ground(LearnedModelImpl::from_tokens(video), model_->encode_text({query}));
+}
+
+GroundingResult LearnedHead::ground(const VideoFeatures& video, const TextBatch& query) const {
+  torch::NoGradGuard no_grad;
   const auto& c = model_->config();
-  VideoFeatures v = LearnedModelImpl::from_tokens(video);
   std::vector<double> times;
-  GroundingOutput out = model_->ground(v, model_->encode_text({query}), &times);
+  GroundingOutput out = model_->ground(video, query, &times);
   GroundingResult r;
   r.duration_seconds = video.duration_seconds;
   r.clip_seconds = c.clip_seconds;

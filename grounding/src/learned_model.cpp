@@ -41,8 +41,28 @@ int resolved_layer(const LearnedModelConfig& c) {
 
 }  // namespace
 
+int FeatureInputConfig::timeline_dim() const {
+  int d = tef ? 2 : 0;
+  for (int s : source_dims) d += s;
+  return d;
+}
+
+int FeatureInputConfig::detail_dim() const {
+  for (size_t i = 0; i < sources.size() && i < source_dims.size(); ++i)
+    if (sources[i] == detail_source) return source_dims[i];
+  return timeline_dim();
+}
+
 fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& config) {
   fusion::FusionConfig f = config.fusion;
+  if (config.reads_features()) {
+    // Note [Feature input]: a clip row is a timeline step with no token grid of its own.
+    f.timeline_dim = config.features.timeline_dim();
+    f.slow_dim = config.features.detail_dim();
+    f.text_dim = config.features.query_dim;
+    f.timeline_token_dim = 0;
+    return f;
+  }
   const auto& vision = config.backbone.vision;
   auto [fh, fw] = token_grid(config.slowfast.fast, vision);
   f.timeline_dim = fh * fw * vision.hidden_size;
@@ -55,13 +75,20 @@ fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& co
 LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<const fusion::WordTokenizer> words,
                                    std::shared_ptr<const pathways::ClipTokenizer> bpe)
     : config_(std::move(config)), words_(std::move(words)), bpe_(std::move(bpe)) {
-  if (config_.tokenizer == "word" && !words_) throw UsageError("learned model: the word tokenizer is missing");
-  if (config_.tokenizer == "clip" && !bpe_) throw UsageError("learned model: the CLIP tokenizer is missing");
-  if (config_.tokenizer == "word" && words_->vocab_size() != config_.backbone.text.vocab_size)
+  const bool features = config_.reads_features();
+  if (!features && config_.tokenizer == "word" && !words_) throw UsageError("learned model: the word tokenizer is missing");
+  if (!features && config_.tokenizer == "clip" && !bpe_) throw UsageError("learned model: the CLIP tokenizer is missing");
+  if (!features && config_.tokenizer == "word" && words_->vocab_size() != config_.backbone.text.vocab_size)
     throw FormatError("learned model: the word vocabulary has " + std::to_string(words_->vocab_size()) +
                       " ids but the text tower " + std::to_string(config_.backbone.text.vocab_size));
   config_.fusion = fusion_shape(config_);
   config_.grounding.d_model = config_.fusion.d_model;
+  if (features) {
+    // Note [Feature input]: the fusion and the grounding head alone, the same code as for videos.
+    fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
+    grounding_head = register_module("grounding_head", GroundingHead(config_.grounding));
+    return;
+  }
   backbone_ = register_module("backbone", pathways::ClipModel(config_.backbone, config_.backbone_parts));
   processor_ = pathways::ClipImageProcessor::for_size(config_.backbone.vision.image_size);
   fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
@@ -82,14 +109,19 @@ std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir,
   LearnedModelConfig config = LearnedModelConfig::from_json(pathways::read_json_file(config_path), config_path);
   std::shared_ptr<const fusion::WordTokenizer> words;
   std::shared_ptr<const pathways::ClipTokenizer> bpe;
-  if (config.tokenizer == "word")
+  if (config.reads_features()) {
+    // No text tower: the queries are read as features.
+  } else if (config.tokenizer == "word") {
     words = std::make_shared<const fusion::WordTokenizer>(
         fusion::WordTokenizer::from_file((root / "tokenizer_words.json").string()));
-  else
+  } else {
     bpe = std::make_shared<const pathways::ClipTokenizer>(pathways::ClipTokenizer::from_pretrained(dir));
+  }
   auto model = std::make_shared<LearnedModelImpl>(config, words, bpe);
-  model->tokenizer_dir_ = dir;
-  model->processor_ = pathways::ClipImageProcessor::from_pretrained(dir, config.backbone.vision.image_size);
+  if (!config.reads_features()) {
+    model->tokenizer_dir_ = dir;
+    model->processor_ = pathways::ClipImageProcessor::from_pretrained(dir, config.backbone.vision.image_size);
+  }
   const std::string weights = (root / "model.safetensors").string();
   if (!fs::exists(weights)) throw IoError(weights + ": missing");
   pathways::load_checkpoint(*model, SafetensorsCheckpoint::open(weights));
@@ -99,6 +131,7 @@ std::shared_ptr<LearnedModelImpl> LearnedModelImpl::load(const std::string& dir,
 }
 
 void LearnedModelImpl::load_backbone(const std::string& clip_dir) {
+  if (!backbone_) throw UsageError("a feature model has no backbone to load " + clip_dir + " into");
   pathways::load_checkpoint(*backbone_, SafetensorsCheckpoint::open(clip_dir));
   processor_ = pathways::ClipImageProcessor::from_pretrained(clip_dir, config_.backbone.vision.image_size);
   tokenizer_dir_ = clip_dir;
@@ -118,12 +151,15 @@ void LearnedModelImpl::save(const std::string& dir) const {
     }
   pathways::save_checkpoint(*this, (root / "model.safetensors").string(),
                             {{"format", "pt"}, {"sfvu_model", kLearnedModelType},
-                             {"version", std::to_string(kLearnedModelVersion)}});
+                             {"version", std::to_string(config_.version())}});
   if (words_) words_->save((root / "tokenizer_words.json").string());
   pathways::write_text_file_atomic((root / "config.json").string(), config_.to_json().dump(2) + "\n");
 }
 
 pathways::ClipBundle LearnedModelImpl::bundle(const std::string& dir) const {
+  if (!backbone_)
+    throw UsageError(dir + " is a model trained on pre-extracted features: it cannot encode videos "
+                           "(run `sfvu predict --task grounding --features FEATURE_DIR` with it)");
   pathways::ClipBundle b;
   b.model = backbone_;
   b.tokenizer = bpe_;
@@ -135,6 +171,7 @@ pathways::ClipBundle LearnedModelImpl::bundle(const std::string& dir) const {
 
 TextBatch LearnedModelImpl::encode_text(const std::vector<std::string>& texts) {
   if (texts.empty()) throw UsageError("encode_text: no text");
+  if (!backbone_) throw UsageError("a feature model has no text encoder: its queries are read from qid<qid>.npz");
   const int max_len = std::min(config_.max_text_tokens, config_.backbone.text.max_position_embeddings);
   std::vector<std::vector<int64_t>> ids;
   size_t longest = 0;
@@ -158,6 +195,7 @@ TextBatch LearnedModelImpl::encode_text(const std::vector<std::string>& texts) {
 VideoFeatures LearnedModelImpl::encode_frames(const torch::Tensor& slow_frames, std::vector<double> slow_seconds,
                                               const torch::Tensor& fast_frames, std::vector<double> fast_seconds,
                                               double duration_seconds) {
+  if (!backbone_) throw UsageError("a feature model has no backbone to encode frames with");
   const int layer = resolved_layer(config_);
   VideoFeatures v;
   v.duration_seconds = duration_seconds;
@@ -179,7 +217,7 @@ VideoFeatures LearnedModelImpl::from_tokens(const pathways::VideoTokens& tokens)
 torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& text, std::vector<double>* times) {
   const auto device = text.features.device();
   auto seconds = [](const std::vector<double>& t) { return torch::tensor(t, torch::kFloat64); };
-  auto [fh, fw] = token_grid(config_.slowfast.fast, config_.backbone.vision);
+  auto [fh, fw] = config_.reads_features() ? std::pair{1, 1} : token_grid(config_.slowfast.fast, config_.backbone.vision);
   const bool need_slow = config_.pathways != PathwayMode::kFast, need_fast = config_.pathways != PathwayMode::kSlow;
   if (need_slow && (!v.slow.defined() || v.slow.size(0) == 0))
     throw FormatError("the video has no slow frame (this model needs the slow pathway)");
@@ -223,6 +261,7 @@ GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextB
 // nothing but the grounding annotations, costs two small projections, and gives the towers a
 // short path to a shared vocabulary of colours and shapes that the fusion then builds on.
 torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text) {
+  if (!align_frame) throw UsageError("a feature model has no backbone to align");
   torch::Tensor frames = torch::nn::functional::normalize(
       align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}).mean(1)),
       torch::nn::functional::NormalizeFuncOptions().dim(1));                                    // [T, A]
@@ -233,6 +272,7 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
 }
 
 torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const TextBatch& options_text) {
+  if (!qa_head) throw UsageError("a model trained on pre-extracted features answers no multiple-choice question");
   std::vector<double> times;
   return qa_head->forward(fuse(video, options_text, &times));
 }

@@ -1,4 +1,5 @@
 // config.json of a learned model folder (learned_model.h).
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -63,6 +64,64 @@ pathways::SlowFastOptions slowfast_from(const json& j, const std::string& where)
   return o;
 }
 
+json features_json(const FeatureInputConfig& f) {
+  return {{"kind", "features"},
+          {"sources", f.sources},
+          {"source_dims", f.source_dims},
+          {"detail_source", f.detail_source},
+          {"query_key", f.query_key},
+          {"query_dim", f.query_dim},
+          {"normalize", f.normalize},
+          {"tef", f.tef},
+          {"max_rows", f.max_rows},
+          {"max_query_tokens", f.max_query_tokens},
+          {"clip_seconds", f.clip_seconds}};
+}
+
+FeatureInputConfig features_from(const json& j, const std::string& where) {
+  FeatureInputConfig f;
+  read_json_field(j, "sources", f.sources, where);
+  read_json_field(j, "source_dims", f.source_dims, where);
+  read_json_field(j, "detail_source", f.detail_source, where);
+  read_json_field(j, "query_key", f.query_key, where);
+  read_json_field(j, "query_dim", f.query_dim, where);
+  read_json_field(j, "normalize", f.normalize, where);
+  read_json_field(j, "tef", f.tef, where);
+  read_json_field(j, "max_rows", f.max_rows, where);
+  read_json_field(j, "max_query_tokens", f.max_query_tokens, where);
+  read_json_field(j, "clip_seconds", f.clip_seconds, where);
+  if (f.sources.empty() || f.sources.size() != f.source_dims.size())
+    throw FormatError(where + ": 'sources' and 'source_dims' must be non-empty lists of equal length");
+  for (int d : f.source_dims)
+    if (d <= 0) throw FormatError(where + ": 'source_dims' must be positive");
+  if (!f.detail_source.empty() && std::find(f.sources.begin(), f.sources.end(), f.detail_source) == f.sources.end())
+    throw FormatError(where + ": 'detail_source' '" + f.detail_source + "' is not one of 'sources'");
+  if (f.query_key != "last_hidden_state" && f.query_key != "pooler_output")
+    throw FormatError(where + ": 'query_key' must be last_hidden_state or pooler_output, not '" + f.query_key + "'");
+  if (f.query_dim <= 0 || f.max_rows <= 0 || f.max_query_tokens <= 0 || !(f.clip_seconds > 0))
+    throw FormatError(where + ": 'query_dim', 'max_rows', 'max_query_tokens' and 'clip_seconds' must be positive");
+  return f;
+}
+
+// The keys of a video model: tokenizer, backbone, pathway sampling.
+void read_video_keys(const json& j, const std::string& where, LearnedModelConfig& c) {
+  if (j.contains("text")) {
+    read_json_field(j["text"], "tokenizer", c.tokenizer, where + " text");
+    read_json_field(j["text"], "max_tokens", c.max_text_tokens, where + " text");
+  }
+  if (c.tokenizer != "word" && c.tokenizer != "clip")
+    throw FormatError(where + ": text.tokenizer must be 'word' or 'clip', not '" + c.tokenizer + "'");
+  c.backbone = pathways::ClipConfig::from_json_text(require(j, "backbone", where).dump(), where + " backbone");
+  if (j.contains("backbone_parts")) {
+    read_json_field(j["backbone_parts"], "text", c.backbone_parts.text, where);
+    read_json_field(j["backbone_parts"], "visual_projection", c.backbone_parts.visual_projection, where);
+    read_json_field(j["backbone_parts"], "text_projection", c.backbone_parts.text_projection, where);
+  }
+  if (!c.backbone_parts.text) throw FormatError(where + ": the backbone needs its text tower");
+  read_json_field(j, "backbone_frozen", c.backbone_frozen, where);
+  c.slowfast = slowfast_from(require(j, "slowfast", where), where + " slowfast");
+}
+
 }  // namespace
 
 PathwayMode parse_pathway_mode(const std::string& name) {
@@ -84,15 +143,19 @@ std::string to_string(PathwayMode mode) {
 json LearnedModelConfig::to_json() const {
   json j;
   j["sfvu_model"] = kLearnedModelType;
-  j["version"] = kLearnedModelVersion;
+  j["version"] = version();
   j["pathways"] = to_string(pathways);
-  j["text"] = {{"tokenizer", tokenizer}, {"max_tokens", max_text_tokens}};
-  j["backbone"] = json::parse(backbone.to_json_text());
-  j["backbone_parts"] = {{"text", backbone_parts.text},
-                         {"visual_projection", backbone_parts.visual_projection},
-                         {"text_projection", backbone_parts.text_projection}};
-  j["backbone_frozen"] = backbone_frozen;
-  j["slowfast"] = slowfast_json(slowfast);
+  if (reads_features()) {
+    j["input"] = features_json(features);  // no backbone, tokenizer or sampling
+  } else {
+    j["text"] = {{"tokenizer", tokenizer}, {"max_tokens", max_text_tokens}};
+    j["backbone"] = json::parse(backbone.to_json_text());
+    j["backbone_parts"] = {{"text", backbone_parts.text},
+                           {"visual_projection", backbone_parts.visual_projection},
+                           {"text_projection", backbone_parts.text_projection}};
+    j["backbone_frozen"] = backbone_frozen;
+    j["slowfast"] = slowfast_json(slowfast);
+  }
   j["fusion"] = fusion.to_json();
   j["grounding"] = {{"levels", grounding.levels}};
   j["inference"] = {{"clip_seconds", clip_seconds}, {"nms_iou", nms_iou}, {"max_moments", max_moments}};
@@ -118,21 +181,20 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
   } catch (const UsageError& e) {
     throw FormatError(where + ": " + e.what());
   }
-  if (j.contains("text")) {
-    read_json_field(j["text"], "tokenizer", c.tokenizer, where + " text");
-    read_json_field(j["text"], "max_tokens", c.max_text_tokens, where + " text");
+  if (j.contains("input")) {
+    const json& input = j["input"];
+    if (!input.is_object()) throw FormatError(where + ": 'input' must be an object");
+    read_json_field(input, "kind", c.input, where + " input");
+    if (c.input != "video" && c.input != "features")
+      throw FormatError(where + ": input.kind must be 'video' or 'features', not '" + c.input + "'");
   }
-  if (c.tokenizer != "word" && c.tokenizer != "clip")
-    throw FormatError(where + ": text.tokenizer must be 'word' or 'clip', not '" + c.tokenizer + "'");
-  c.backbone = pathways::ClipConfig::from_json_text(require(j, "backbone", where).dump(), where + " backbone");
-  if (j.contains("backbone_parts")) {
-    read_json_field(j["backbone_parts"], "text", c.backbone_parts.text, where);
-    read_json_field(j["backbone_parts"], "visual_projection", c.backbone_parts.visual_projection, where);
-    read_json_field(j["backbone_parts"], "text_projection", c.backbone_parts.text_projection, where);
+  if (c.reads_features()) {
+    c.features = features_from(j["input"], where + " input");
+    if (c.pathways != PathwayMode::kSlowFast)
+      throw FormatError(where + ": a feature model has no separate pathways (pathways must be 'slowfast')");
+  } else {
+    read_video_keys(j, where, c);
   }
-  if (!c.backbone_parts.text) throw FormatError(where + ": the backbone needs its text tower");
-  read_json_field(j, "backbone_frozen", c.backbone_frozen, where);
-  c.slowfast = slowfast_from(require(j, "slowfast", where), where + " slowfast");
   c.fusion = fusion::FusionConfig::from_json(require(j, "fusion", where), where + " fusion");
   if (j.contains("grounding")) read_json_field(j["grounding"], "levels", c.grounding.levels, where + " grounding");
   c.grounding.d_model = c.fusion.d_model;
@@ -150,6 +212,14 @@ bool LearnedModelConfig::is_learned_model_dir(const std::string& dir) {
   if (!in) return false;
   json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
   return j.is_object() && j.value("sfvu_model", "") == kLearnedModelType;
+}
+
+bool LearnedModelConfig::is_feature_model_dir(const std::string& dir) {
+  std::ifstream in(std::filesystem::path(dir) / "config.json");
+  if (!in) return false;
+  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.value("sfvu_model", "") == kLearnedModelType && j.contains("input") &&
+         j["input"].is_object() && j["input"].value("kind", "") == "features";
 }
 
 }  // namespace sfvu::grounding

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <set>
@@ -9,6 +10,7 @@
 #include "sfvu/base/error.h"
 #include "sfvu/decode/video_reader.h"
 #include "sfvu/grounding/eval_common.h"
+#include "sfvu/grounding/feature_data.h"
 #include "sfvu/grounding/mcqa_eval.h"
 #include "sfvu/pathways/token_planner.h"
 
@@ -48,22 +50,31 @@ std::map<std::string, std::string> index_videos(const std::string& videos_dir) {
   return out;
 }
 
-TrainSplit load_split(const std::string& dir) {
+TrainSplit load_split(const std::string& dir, SplitMedia media) {
   TrainSplit split;
   split.dir = dir;
+  const bool with_videos = media == SplitMedia::kVideos;
   const std::string ann = (fs::path(dir) / "annotations.jsonl").string();
-  if (!fs::exists(ann)) throw IoError(ann + ": missing (a split folder holds annotations.jsonl and videos/)");
-  const auto videos = index_videos((fs::path(dir) / "videos").string());
+  if (!fs::exists(ann))
+    throw IoError(ann + (with_videos ? ": missing (a split folder holds annotations.jsonl and videos/)"
+                                     : ": missing (a feature split folder holds annotations.jsonl)"));
+  const std::string videos_dir = (fs::path(dir) / "videos").string();
+  std::error_code ec;
+  if (with_videos && !fs::is_directory(videos_dir, ec))
+    throw IoError(videos_dir + ": missing (a split folder holds videos/, or pre-extracted features: "
+                               "clip_text_features/ with slowfast_features/ or clip_features/)");
+  const auto videos = with_videos ? index_videos(videos_dir) : std::map<std::string, std::string>{};
   std::map<std::string, size_t> by_vid;
   auto video_of = [&](const std::string& vid, const std::string& where) -> TrainVideo& {
     auto it = by_vid.find(vid);
     if (it != by_vid.end()) return split.videos[it->second];
     auto file = videos.find(vid);
-    if (file == videos.end()) throw IoError(where + ": no video file for vid '" + vid + "' in " + dir + "/videos");
+    if (with_videos && file == videos.end())
+      throw IoError(where + ": no video file for vid '" + vid + "' in " + dir + "/videos");
     by_vid[vid] = split.videos.size();
     split.videos.push_back({});
     split.videos.back().vid = vid;
-    split.videos.back().path = file->second;
+    if (with_videos) split.videos.back().path = file->second;
     return split.videos.back();
   };
   std::set<int64_t> qids;
@@ -96,7 +107,7 @@ TrainSplit load_split(const std::string& dir) {
     v.queries.push_back(std::move(q));
   });
   const std::string qa_path = (fs::path(dir) / "qa.jsonl").string();
-  if (fs::exists(qa_path)) {
+  if (with_videos && fs::exists(qa_path)) {
     McqaGroundTruth gt = load_mcqa_gt(qa_path);
     for (const auto& q : gt.questions) {
       TrainVideo& v = video_of(q.video, qa_path);
@@ -131,11 +142,11 @@ void decode_video(TrainVideo& v, const pathways::SlowFastOptions& options, const
   }
 }
 
-}  // namespace
-
-void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, const pathways::ClipVisionConfig& vision,
-                  const ProgressCallback& progress) {
-  // Videos are independent: one worker per core, each decoding whole videos.
+// Runs `work` on every video of `split`, one worker per core; the first failure stops the
+// others and is rethrown; progress reports `stage` per video done.
+void for_each_video(TrainSplit& split, const std::string& stage, const std::function<void(TrainVideo&)>& work_on,
+                    const ProgressCallback& progress) {
+  // Videos are independent: one worker per core, each taking whole videos.
   const int64_t n = int64_t(split.videos.size());
   const int workers = int(std::max<int64_t>(1, std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()))));
   std::atomic<int64_t> next{0}, done{0};
@@ -145,7 +156,7 @@ void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, c
   auto work = [&] {
     for (int64_t i; !stop && (i = next++) < n;) {
       try {
-        decode_video(split.videos[size_t(i)], options, vision);
+        work_on(split.videos[size_t(i)]);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mutex);
         if (!failure) failure = std::current_exception();
@@ -154,9 +165,9 @@ void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, c
       }
       const int64_t d = ++done;
       std::lock_guard<std::mutex> lock(mutex);
-      if (progress && !stop && !progress({"decode", d, n, 0})) {
+      if (progress && !stop && !progress({stage, d, n, 0})) {
         stop = true;
-        if (!failure) failure = std::make_exception_ptr(Cancelled("decoding cancelled"));
+        if (!failure) failure = std::make_exception_ptr(Cancelled(stage + " cancelled"));
       }
     }
   };
@@ -165,6 +176,23 @@ void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, c
   work();
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options, const pathways::ClipVisionConfig& vision,
+                  const ProgressCallback& progress) {
+  for_each_video(split, "decode", [&](TrainVideo& v) { decode_video(v, options, vision); }, progress);
+}
+
+void load_split_features(TrainSplit& split, const FeatureReader& reader, const ProgressCallback& progress) {
+  for_each_video(
+      split, "load",
+      [&](TrainVideo& v) {
+        v.features = std::make_shared<VideoFeatures>(reader.video(v.vid, v.duration_seconds));
+        for (auto& q : v.queries) q.features = reader.query(q.qid);
+      },
+      progress);
 }
 
 }  // namespace sfvu::grounding

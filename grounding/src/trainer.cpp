@@ -8,52 +8,17 @@
 
 #include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
-#include "sfvu/decode/video_reader.h"
+#include "sfvu/grounding/feature_data.h"
 #include "sfvu/grounding/learned_head.h"
 #include "sfvu/grounding/train_data.h"
 #include "sfvu/pathways/json_fields.h"
+#include "train_setup.h"
 
 namespace sfvu::grounding {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-// The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
-LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
-  LearnedModelConfig c;
-  c.pathways = o.pathways;
-  c.tokenizer = "word";
-  auto& v = c.backbone.vision;
-  v.image_size = size - size % o.patch_size;
-  v.patch_size = o.patch_size;
-  v.hidden_size = o.hidden_size;
-  v.intermediate_size = 2 * o.hidden_size;
-  v.num_hidden_layers = o.layers;
-  v.num_attention_heads = o.heads;
-  auto& t = c.backbone.text;
-  t.hidden_size = o.hidden_size;
-  t.intermediate_size = 2 * o.hidden_size;
-  t.num_hidden_layers = o.layers;
-  t.num_attention_heads = o.heads;
-  t.vocab_size = int(vocab_size);
-  t.max_position_embeddings = c.max_text_tokens;
-  c.backbone.projection_dim = v.projection_dim = t.projection_dim = o.hidden_size;
-  c.backbone_parts = {true, false, false};
-  // Slow frames at the videos' full size, the grid pooled 2x2 (8x8 tokens at 128 px): a
-  // 2-3 px cue still lands in one pooled token, and the fusion reads 4x fewer slow tokens.
-  const int grid = v.image_size / o.patch_size;
-  c.slowfast.slow = {1.0, 0, 0, grid / 2, grid / 2, false};
-  c.slowfast.fast = {8.0, 0, o.fast_input_size, 4, 4, false};
-  c.fusion.d_model = o.d_model;
-  return c;
-}
-
-int split_video_size(const TrainSplit& split) {
-  decode::VideoReader reader(decode::Source::path(split.videos.front().path));
-  const auto& info = reader.info();
-  return std::min(info.video.width, info.video.height);
-}
 
 struct State {
   int64_t step = 0, total_steps = 0, best_step = 0;
@@ -90,13 +55,26 @@ State read_state(const std::string& path) {
   return s;
 }
 
-// The video's tokens: through the (trainable) backbone, only the pathways the model reads.
+// The video's tokens: through the (trainable) backbone, only the pathways the model reads
+// (or the tokens / clip rows prepared once: train_setup.h).
 VideoFeatures features_of(LearnedModelImpl& model, const TrainVideo& v) {
   if (v.features) return *v.features;
   const PathwayMode m = model.config().pathways;
   torch::Tensor slow = m == PathwayMode::kFast ? torch::Tensor() : v.slow_frames;
   torch::Tensor fast = m == PathwayMode::kSlow ? torch::Tensor() : v.fast_frames;
   return model.encode_frames(slow, v.slow_seconds, fast, v.fast_seconds, v.duration_seconds);
+}
+
+// The video's queries as the model reads them: through its text tower, or their feature rows.
+TextBatch queries_of(LearnedModelImpl& model, const TrainVideo& v) {
+  if (model.config().reads_features()) {
+    std::vector<torch::Tensor> rows;
+    for (const auto& q : v.queries) rows.push_back(q.features);
+    return query_batch(rows);
+  }
+  std::vector<std::string> texts;
+  for (const auto& q : v.queries) texts.push_back(q.text);
+  return model.encode_text(texts);
 }
 
 // Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
@@ -149,10 +127,8 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
   for (const auto& v : split.videos) {
     VideoFeatures f = features_of(model, v);
     if (!v.queries.empty()) {
-      std::vector<std::string> texts;
-      for (const auto& q : v.queries) texts.push_back(q.text);
       std::vector<double> times;
-      GroundingOutput out = model.ground(f, model.encode_text(texts), &times);
+      GroundingOutput out = model.ground(f, queries_of(model, v), &times);
       for (size_t b = 0; b < v.queries.size(); ++b) {
         auto moments = decode_moments(out, int64_t(b), v.duration_seconds, c.nms_iou, 1);
         double best = 0;
@@ -191,10 +167,11 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   auto report = [&](TrainProgress p) {
     if (progress && !progress(p)) throw Cancelled("training stopped");
   };
-  TrainSplit train_split = load_split(o.data_dir);
+  const SplitMedia media = training_media(o);
+  TrainSplit train_split = load_split(o.data_dir, media);
   TrainSplit val_split;
   const bool has_val = !o.val_dir.empty();
-  if (has_val) val_split = load_split(o.val_dir);
+  if (has_val) val_split = load_split(o.val_dir, media);
 
   const fs::path out(o.out_dir), state_dir = out / "train_state";
   State st;
@@ -205,52 +182,28 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     if (model->config().pathways != o.pathways)
       throw UsageError("--resume: " + o.out_dir + " trains pathways '" + to_string(model->config().pathways) +
                        "', not '" + to_string(o.pathways) + "'");
+    if (model->config().reads_features() != (media == SplitMedia::kFeatures))
+      throw UsageError("--resume: " + o.out_dir + " trains on " +
+                       (model->config().reads_features() ? "pre-extracted features" : "videos") + ", " + o.data_dir +
+                       " holds " + (media == SplitMedia::kFeatures ? "pre-extracted features" : "videos"));
   } else {
     if (fs::exists(out / "config.json"))
       throw UsageError(o.out_dir + " already holds a model: pass --resume or choose another --out");
     torch::manual_seed(o.seed);
-    auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(train_split.texts()));
-    if (o.init == "scratch") {
-      model = std::make_shared<LearnedModelImpl>(scratch_config(o, split_video_size(train_split), words->vocab_size()),
-                                                 words, nullptr);
-    } else {
-      // A pretrained CLIP, frozen: its tokenizer and preprocessing, the default SlowFast sampling.
-      const std::string clip_dir = o.init.substr(5);
-      pathways::ClipBundle clip = pathways::ClipBundle::load(clip_dir);
-      clip.require_tokenizer();
-      LearnedModelConfig c;
-      c.pathways = o.pathways;
-      c.tokenizer = "clip";
-      c.backbone = clip.model->config();
-      c.backbone_parts = clip.model->parts();
-      c.backbone_frozen = true;
-      c.fusion.d_model = o.d_model;
-      model = std::make_shared<LearnedModelImpl>(c, nullptr, clip.tokenizer);
-      model->load_backbone(clip_dir);
-    }
+    model = new_model(o, train_split, media);
   }
   model->train();
-  const auto& config = model->config();
-  auto decode_progress = [&](const Progress& p) {
+  auto prepare_progress = [&](const Progress& p) {
     TrainProgress tp;
-    tp.stage = "decode";
+    tp.stage = p.stage;
     tp.done = p.done;
     tp.total = p.total;
     tp.elapsed_seconds = steady_seconds() - t_start;
     report(tp);
     return true;
   };
-  decode_split(train_split, config.slowfast, config.backbone.vision, decode_progress);
-  if (has_val) decode_split(val_split, config.slowfast, config.backbone.vision, decode_progress);
-  if (config.backbone_frozen) {
-    // A frozen backbone's tokens never change: encode every video once, drop its frames.
-    torch::NoGradGuard no_grad;
-    for (TrainSplit* split : {&train_split, &val_split})
-      for (auto& v : split->videos) {
-        v.features = std::make_shared<VideoFeatures>(features_of(*model, v));
-        v.slow_frames = v.fast_frames = torch::Tensor();
-      }
-  }
+  prepare_split(*model, o, train_split, prepare_progress);
+  if (has_val) prepare_split(*model, o, val_split, prepare_progress);
 
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
@@ -278,7 +231,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     pathways::write_text_file_atomic((state_dir / "state.json").string(), state_json(st, o).dump(2) + "\n");
   };
   auto training_info = [&] {
-    return json{{"data", o.data_dir}, {"val", o.val_dir}, {"init", o.init}, {"seed", o.seed},
+    return json{{"data", o.data_dir}, {"val", o.val_dir}, {"features", o.features_dir}, {"init", o.init}, {"seed", o.seed},
                 {"steps", st.step}, {"lr", o.lr}, {"best_step", st.best_step},
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
@@ -326,17 +279,14 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     torch::Tensor loss = torch::zeros({});
     LossParts parts;
     if (!v.queries.empty()) {
-      std::vector<std::string> texts;
       std::vector<std::vector<Window>> windows;
-      for (const auto& q : v.queries) {
-        texts.push_back(q.text);
-        windows.push_back(q.windows);
-      }
+      for (const auto& q : v.queries) windows.push_back(q.windows);
       std::vector<double> times;
-      TextBatch text = model->encode_text(texts);
+      TextBatch text = queries_of(*model, v);
       GroundingOutput g = model->ground(f, text, &times);
       parts = grounding_loss(g, windows, times);
-      loss = loss + parts.total + alignment_loss(*model, f, text, windows);
+      loss = loss + parts.total;
+      if (!model->config().reads_features()) loss = loss + alignment_loss(*model, f, text, windows);
     }
     double qa_value = 0;
     if (!v.qa.empty()) loss = loss + o.qa_weight * qa_loss(*model, f, v, &qa_value);

@@ -1,15 +1,18 @@
 // The CLI contract of `sfvu predict` (exact keys, the evaluators accept its output, resume,
 // failures, exit codes), run on the built binary with the random-weight clip_tiny fixture and
-// small videos made by the ffmpeg CLI, named like the benchmarks' videos.
+// small videos made by the ffmpeg CLI, named like the benchmarks' videos; and with a model
+// trained a few steps on a generated Moment-DETR feature set (support/feature_set.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "support/cli_json.h"
+#include "support/feature_set.h"
 #include "support/test_support.h"
 
 namespace sfvu {
@@ -348,6 +351,117 @@ TEST_F(CliPredict, BadOptionsExit2AndBadAnnotationsExit1) {
   auto bad = sfvu_cli(predict("grounding", gt, out));
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("gt.jsonl:2: missing field 'query'"), std::string::npos) << bad.err;
+}
+
+
+// A model trained on pre-extracted features predicts from the feature folder.
+class CliPredictFeatures : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = test::scratch_dir("cli_predict_features");
+    test::FeatureSetOptions o;
+    o.videos = 4;
+    test::write_feature_set(root_ + "/data", o);
+    auto r = sfvu_cli("train --data " + shell_quote(root_ + "/data") + " --out " + shell_quote(root_ + "/model") +
+                      " --steps 4 --d-model 32 --torch-threads 1 -q");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  void SetUp() override {
+    dir_ = test::scratch_dir(std::string("cli_predict_features_") +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  }
+  static std::string predict(const std::string& features, const std::string& out, const std::string& task = "grounding") {
+    return "predict --task " + task + " --model " + shell_quote(root_ + "/model") + " --annotations " +
+           shell_quote(root_ + "/data/annotations.jsonl") + " --features " + shell_quote(features) + " --out " +
+           shell_quote(out) + " --no-progress --torch-threads 1";
+  }
+  static std::string root_;
+  std::string dir_;
+};
+std::string CliPredictFeatures::root_;
+
+TEST_F(CliPredictFeatures, EveryQidGetsASubmissionLineTheEvaluatorScores) {
+  const std::string out = dir_ + "/pred.jsonl";
+  auto r = sfvu_cli(predict(root_ + "/data/features", out));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 8u);
+  std::set<int> qids;
+  for (const auto& p : pred) {
+    EXPECT_EQ(keys(p), (std::vector<std::string>{"qid", "query", "vid", "pred_relevant_windows", "pred_saliency_scores"}));
+    qids.insert(p["qid"].get<int>());
+    EXPECT_EQ(p["pred_saliency_scores"].size(), 20u);  // one per 2-s clip of the 40-s video
+    ASSERT_FALSE(p["pred_relevant_windows"].empty());
+    for (const auto& w : p["pred_relevant_windows"]) {
+      EXPECT_GE(w[0].get<double>(), 0.0);
+      EXPECT_LE(w[1].get<double>(), 40.0);
+      EXPECT_LT(w[0].get<double>(), w[1].get<double>());
+    }
+  }
+  EXPECT_EQ(qids, (std::set<int>{100, 101, 102, 103, 200, 201, 202, 203}));
+  auto eval = sfvu_cli("eval qvhighlights --quiet --gt " + shell_quote(root_ + "/data/annotations.jsonl") + " --pred " +
+                       shell_quote(out));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_TRUE(json::parse(eval.out)["brief"].contains("MR-full-R1@0.5"));
+  // Resuming a complete file adds nothing.
+  const std::string before = test::read_text_file(out);
+  r = sfvu_cli(predict(root_ + "/data/features", out) + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text_file(out), before);
+}
+
+TEST_F(CliPredictFeatures, LighthouseFolderNamesGiveTheSamePredictions) {
+  const std::string from = root_ + "/data/features", to = dir_ + "/lighthouse/features/QVHighlight";
+  fs::create_directories(to);
+  fs::copy(from + "/slowfast_features", to + "/slowfast", fs::copy_options::recursive);
+  fs::copy(from + "/clip_features", to + "/clip", fs::copy_options::recursive);
+  fs::copy(from + "/clip_text_features", to + "/clip_text", fs::copy_options::recursive);
+  auto r = sfvu_cli(predict(from, dir_ + "/a.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = sfvu_cli(predict(dir_ + "/lighthouse", dir_ + "/b.jsonl"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_text_file(dir_ + "/b.jsonl"), test::read_text_file(dir_ + "/a.jsonl"));
+}
+
+TEST_F(CliPredictFeatures, ABadVideoFailsByNameAndTheBatchGoesOn) {
+  const std::string features = dir_ + "/features", out = dir_ + "/pred.jsonl";
+  fs::copy(root_ + "/data/features", features, fs::copy_options::recursive);
+  fs::remove(features + "/clip_features/fvid_1.npz");                  // no file for a source
+  fs::remove(features + "/clip_text_features/qid202.npz");             // no file for a query
+  std::vector<float> rows(20 * 10, 0.1f);
+  test::write_rows_npz(features + "/slowfast_features/fvid_3.npz", "features", rows, 20, 10);  // wrong width
+  auto r = sfvu_cli(predict(features, out));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const auto pred = lines(test::read_text_file(out));
+  ASSERT_EQ(pred.size(), 2u);
+  EXPECT_EQ(pred[0]["vid"], "fvid_0");
+  EXPECT_EQ(pred[1]["vid"], "fvid_0");
+  const auto errors = lines(test::read_text_file(out + ".errors.jsonl"));
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_EQ(errors[0]["vid"], "fvid_1");
+  EXPECT_EQ(errors[0]["qids"], json({101, 201}));
+  EXPECT_NE(errors[0]["error"].get<std::string>().find("clip_features/fvid_1.npz: missing"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1]["error"].get<std::string>().find("clip_text_features/qid202.npz: missing"), std::string::npos)
+      << errors[1];
+  EXPECT_NE(errors[2]["error"].get<std::string>().find("slowfast_features/fvid_3.npz: 'features' rows are 10 wide; "
+                                                       "the model reads 24"),
+            std::string::npos)
+      << errors[2];
+}
+
+TEST_F(CliPredictFeatures, OptionsAFeatureModelCannotTakeExit2) {
+  auto r = sfvu_cli(predict(root_ + "/data/features", dir_ + "/qa.jsonl", "qa"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--task grounding only"), std::string::npos) << r.err;
+  std::string cmd = predict(root_ + "/data/features", dir_ + "/v.jsonl");
+  cmd.replace(cmd.find("--features"), std::string("--features").size(), "--videos");
+  r = sfvu_cli(cmd);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("give --features FEATURE_DIR"), std::string::npos) << r.err;
+  fs::create_directories(dir_ + "/empty");
+  r = sfvu_cli(predict(dir_ + "/empty", dir_ + "/e.jsonl"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(dir_ + "/empty: no query feature folder"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -60,6 +60,33 @@ VideoFeatures tiny_video(LearnedModelImpl& m) {
   return m.encode_frames(slow, ss, fast, fs, 4.0);
 }
 
+// A feature model (Note [Feature input]): two sources of 6 and 4 columns, queries of 5.
+std::shared_ptr<LearnedModelImpl> tiny_feature_model() {
+  torch::manual_seed(0);
+  LearnedModelConfig c;
+  c.input = "features";
+  c.features.sources = {"slowfast", "clip"};
+  c.features.source_dims = {6, 4};
+  c.features.detail_source = "clip";
+  c.features.query_dim = 5;
+  c.fusion.d_model = 16;
+  c.fusion.num_heads = 2;
+  return std::make_shared<LearnedModelImpl>(c, nullptr, nullptr);
+}
+
+// 10 clip rows as FeatureReader::video gives them; rows 4..6 carry a signal.
+VideoFeatures tiny_feature_video() {
+  torch::Tensor rows = torch::zeros({10, 12});
+  rows.slice(0, 4, 7).slice(1, 0, 10).fill_(1.0);
+  VideoFeatures v;
+  v.fast = rows.reshape({10, 1, 1, 12});
+  v.slow = rows.slice(1, 6, 10).reshape({10, 1, 1, 4});
+  for (int i = 0; i < 10; ++i) v.fast_seconds.push_back(2.0 * i + 1);
+  v.slow_seconds = v.fast_seconds;
+  v.duration_seconds = 20;
+  return v;
+}
+
 }  // namespace
 
 TEST(GroundingLosses, GeneralizedIou1d) {
@@ -192,4 +219,71 @@ TEST(LearnedHead, AnswersThroughTheVideoHeadInterface) {
   ASSERT_EQ(a.probabilities.size(), 3u);
   EXPECT_NEAR(a.probabilities[0] + a.probabilities[1] + a.probabilities[2], 1.0, 1e-6);
   EXPECT_THROW(head.answer(tokens, "what colour", {"red"}), UsageError);
+}
+
+TEST(LearnedModel, AFeatureModelHasNoBackboneAndRoundTrips) {
+  auto m = tiny_feature_model();
+  m->eval();
+  EXPECT_FALSE(m->backbone());
+  EXPECT_EQ(m->config().fusion.timeline_dim, 6 + 4 + 2);
+  EXPECT_EQ(m->config().fusion.slow_dim, 4);
+  EXPECT_EQ(m->config().fusion.text_dim, 5);
+  for (const auto& p : m->named_parameters().keys())
+    EXPECT_TRUE(p.rfind("fusion.", 0) == 0 || p.rfind("grounding_head.", 0) == 0) << p;
+  const std::string dir = test::scratch_dir("learned_model_features");
+  m->save(dir);
+  EXPECT_TRUE(LearnedModelConfig::is_feature_model_dir(dir));
+  EXPECT_FALSE(fs::exists(dir + "/tokenizer_words.json"));
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_EQ(loaded->config().to_json(), m->config().to_json());
+  EXPECT_EQ(loaded->config().to_json()["version"], 2);
+  torch::NoGradGuard no_grad;
+  TextBatch text{torch::randn({1, 3, 5}), torch::ones({1, 3}, torch::kBool)};
+  std::vector<double> t1, t2;
+  GroundingOutput a = m->ground(tiny_feature_video(), text, &t1);
+  GroundingOutput b = loaded->ground(tiny_feature_video(), text, &t2);
+  EXPECT_TRUE(torch::allclose(a.logits, b.logits));
+  EXPECT_EQ(t1, tiny_feature_video().fast_seconds);
+  EXPECT_THROW(m->encode_text({"a query"}), UsageError);
+  EXPECT_THROW(m->qa_scores(tiny_feature_video(), text), UsageError);
+  EXPECT_THROW(m->bundle(dir), UsageError);
+  // Through the head: per-clip saliency and moments inside the video.
+  GroundingResult g = LearnedHead(loaded).ground(tiny_feature_video(), text);
+  EXPECT_EQ(g.saliency.size(), 10u);
+  ASSERT_FALSE(g.moments.empty());
+  EXPECT_LE(g.moments[0].end_seconds, 20.0);
+}
+
+TEST(LearnedModel, AFeatureConfigWithBadInputIsRefused) {
+  auto m = tiny_feature_model();
+  const std::string where = "config.json";
+  nlohmann::json j = m->config().to_json();
+  j["input"]["source_dims"] = {6};
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, where); }, {"config.json", "source_dims"});
+  j = m->config().to_json();
+  j["input"]["detail_source"] = "resnet";
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, where); }, {"detail_source", "resnet"});
+  j = m->config().to_json();
+  j["pathways"] = "fast";
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, where); }, {"pathways must be 'slowfast'"});
+}
+
+TEST(LearnedModel, AFewStepsLowerTheLossOnFeatureRows) {
+  auto m = tiny_feature_model();
+  m->train();
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
+  TextBatch text{torch::randn({1, 3, 5}), torch::ones({1, 3}, torch::kBool)};
+  auto step_loss = [&] {
+    std::vector<double> times;
+    GroundingOutput g = m->ground(tiny_feature_video(), text, &times);
+    return grounding_loss(g, {{{8.0, 14.0}}}, times).total;
+  };
+  const double first = step_loss().item<double>();
+  for (int i = 0; i < 30; ++i) {
+    torch::Tensor loss = step_loss();
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  EXPECT_LT(step_loss().item<double>(), 0.7 * first);
 }

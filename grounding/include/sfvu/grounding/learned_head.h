@@ -16,6 +16,9 @@ class LearnedHead : public VideoHead {
   /// thread-safe.
   explicit LearnedHead(std::shared_ptr<LearnedModelImpl> model);
   GroundingResult ground(const pathways::VideoTokens& video, const std::string& query) const override;
+  /// The same for a video and a query as the model reads them (a feature model's clip rows and
+  /// query rows: feature_data.h); one query.
+  GroundingResult ground(const VideoFeatures& video, const TextBatch& query) const;
   QaResult answer(const pathways::VideoTokens& video, const std::string& question,
                   const std::vector<std::string>& options) const override;
   std::string name() const override;

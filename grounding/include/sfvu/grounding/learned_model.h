@@ -6,6 +6,9 @@
 //                      "fusion.temporal.0.self_attn.q_proj.weight", "grounding_head.out.bias")
 //   tokenizer_words.json (word vocabulary) or vocab.json + merges.txt (CLIP BPE)
 // and every command (ground, qa, predict, train --resume) loads it through load().
+// A model trained on pre-extracted features (Note [Feature input] in feature_data.h) has no
+// backbone, tokenizer or QA head: config.json says "version": 2 and "input": {"kind":
+// "features", ...} with the feature widths, and only `sfvu predict --features` runs it.
 //
 // Usage:
 //   auto model = LearnedModel(LearnedModelImpl::load("models/synth-tiny"));
@@ -39,9 +42,34 @@ PathwayMode parse_pathway_mode(const std::string& name);  ///< "slowfast" | "slo
 std::string to_string(PathwayMode mode);
 
 inline constexpr const char* kLearnedModelType = "slowfast-grounding";
-inline constexpr int kLearnedModelVersion = 1;
+/// The newest config.json version this build reads. A folder is written with the oldest
+/// version that reads it: 1 for video models (unchanged since), 2 for feature models.
+inline constexpr int kLearnedModelVersion = 2;
+
+/// What a feature model reads per video and per query (Note [Feature input] in
+/// feature_data.h); the widths are checked against every file read.
+struct FeatureInputConfig {
+  std::vector<std::string> sources;  ///< video feature folders, concatenated in this order
+  std::vector<int> source_dims;      ///< row width of each source
+  std::string detail_source;         ///< the source read as slow detail; "" = the whole timeline row
+  std::string query_key = "last_hidden_state";  ///< or "pooler_output" (one row per query)
+  int query_dim = 0;                 ///< row width of the query file
+  bool normalize = true;             ///< every row x / (|x|_2 + 1e-5), video and query
+  bool tef = true;                   ///< 2 temporal columns [i/L, (i+1)/L] after the sources
+  int max_rows = 75;                 ///< rows kept per video (Moment-DETR max_v_l)
+  int max_query_tokens = 32;         ///< rows kept per query (max_q_l)
+  double clip_seconds = 2;           ///< row i covers [i * clip_seconds, (i + 1) * clip_seconds)
+
+  int timeline_dim() const;  ///< sum of source_dims, + 2 with tef
+  int detail_dim() const;    ///< detail_source's width, or timeline_dim()
+};
 
 struct LearnedModelConfig {
+  std::string input = "video";  ///< "video" (frames through the backbone) or "features"
+  FeatureInputConfig features;  ///< input == "features": what is read instead of frames
+  bool reads_features() const { return input == "features"; }
+  /// The config.json version this model is written with (kLearnedModelVersion's note).
+  int version() const { return reads_features() ? 2 : 1; }
   PathwayMode pathways = PathwayMode::kSlowFast;
   std::string tokenizer = "word";  ///< "word" (tokenizer_words.json) or "clip" (vocab.json + merges.txt)
   int max_text_tokens = 32;
@@ -60,9 +88,13 @@ struct LearnedModelConfig {
   static LearnedModelConfig from_json(const nlohmann::json& j, const std::string& where);
   /// True when `dir/config.json` declares an sfvu learned model.
   static bool is_learned_model_dir(const std::string& dir);
+  /// True when `dir/config.json` declares an sfvu learned model that reads features.
+  static bool is_feature_model_dir(const std::string& dir);
 };
 
 /// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
+/// A feature model's video (FeatureReader::video) has one 1x1 "token" per clip row: fast =
+/// the timeline rows [L, 1, 1, timeline_dim], slow = the detail rows [L, 1, 1, detail_dim].
 struct VideoFeatures {
   torch::Tensor slow;  ///< [Ts, Hs, Ws, D] slow tokens
   torch::Tensor fast;  ///< [Tf, Hf, Wf, D] fast tokens
@@ -78,7 +110,8 @@ struct TextBatch {
 class LearnedModelImpl : public torch::nn::Module {
  public:
   /// A fresh model (random weights, seeded by the caller through torch::manual_seed).
-  /// `words` is required for the word tokenizer; `bpe` for the CLIP one.
+  /// `words` is required for the word tokenizer; `bpe` for the CLIP one; a feature model
+  /// takes neither.
   LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<const fusion::WordTokenizer> words,
                    std::shared_ptr<const pathways::ClipTokenizer> bpe);
   /// Loads a model folder; throws IoError / FormatError naming the file and the key (missing
@@ -93,14 +126,16 @@ class LearnedModelImpl : public torch::nn::Module {
   const LearnedModelConfig& config() const { return config_; }
   /// Recorded in config.json's "training" on save (informational).
   void set_training_info(nlohmann::json info) { config_.training = std::move(info); }
-  pathways::ClipModel backbone() const { return backbone_; }
+  pathways::ClipModel backbone() const { return backbone_; }  ///< empty for a feature model
   double detail_gate() const { return fusion->detail_gate(); }  ///< tanh of the slow-detail gate
-  /// The backbone with its preprocessing and a fingerprint of `dir`, for the SlowFast encoder.
+  /// The backbone with its preprocessing and a fingerprint of `dir`, for the SlowFast encoder
+  /// (UsageError for a feature model: it cannot encode videos).
   pathways::ClipBundle bundle(const std::string& dir) const;
   /// The token grid dims the fusion expects, from config.slowfast and the backbone.
   static fusion::FusionConfig fusion_shape(const LearnedModelConfig& config);
 
   /// Tokenises and runs the text tower: [B, L, D] features (last hidden state) + mask.
+  /// A feature model has no text tower (UsageError): its queries are read (feature_data.h).
   TextBatch encode_text(const std::vector<std::string>& texts);
   /// Frames at the pathways' input sizes -> tokens through the backbone (with grad if
   /// enabled): uint8 [T, S, S, 3] each.
@@ -115,7 +150,8 @@ class LearnedModelImpl : public torch::nn::Module {
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
   /// [T, h, w, D] (mean token) and each text (mean token), CLIP-style (scaled cosine + bias).
   torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text);
-  torch::Tensor qa_scores(const VideoFeatures& video, const TextBatch& options_text);  ///< [B]
+  /// [B]; UsageError for a feature model (no QA head: the layout has no option features).
+  torch::Tensor qa_scores(const VideoFeatures& video, const TextBatch& options_text);
 
  private:
   LearnedModelConfig config_;

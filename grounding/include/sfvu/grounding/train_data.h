@@ -2,6 +2,8 @@
 // (and as a user lays out real data): DIR/annotations.jsonl (QVHighlights schema: qid, query,
 // vid, duration, relevant_windows; optional "kind"), optional DIR/qa.jsonl (qid, vid or
 // video, question, options, answer, optional type) and the videos as DIR/videos/<vid>.<ext>.
+// A feature split has pre-extracted features (feature_data.h) instead of videos: per-video
+// and per-query files found by qid and vid; its qa.jsonl is not read (no option features).
 #pragma once
 
 #include <torch/torch.h>
@@ -17,10 +19,13 @@
 
 namespace sfvu::grounding {
 
+class FeatureReader;  // feature_data.h
+
 struct TrainQuery {
   int64_t qid = 0;
   std::string text, kind;
   std::vector<Window> windows;
+  torch::Tensor features;  ///< feature splits: the query's rows [Lq, D] (FeatureReader::query)
 };
 
 struct TrainQa {
@@ -37,7 +42,8 @@ struct TrainVideo {
   std::vector<TrainQa> qa;
   torch::Tensor slow_frames, fast_frames;  ///< uint8 [T, S, S, 3]
   std::vector<double> slow_seconds, fast_seconds;
-  /// Tokens computed once when the backbone is frozen (pretrained CLIP); frames are dropped.
+  /// Tokens computed once when the backbone is frozen (pretrained CLIP), frames dropped; or
+  /// the clip rows of a feature split (FeatureReader::video).
   std::shared_ptr<struct VideoFeatures> features;
 };
 
@@ -52,9 +58,18 @@ struct TrainSplit {
 /// `dir/videos/<stem>.<ext>` for every regular file in `videos_dir` (non-recursive).
 std::map<std::string, std::string> index_videos(const std::string& videos_dir);
 
-/// Reads the annotations (FormatError naming file, line and field) and finds each video
-/// (IoError naming the vid when absent). Videos keep the annotation file's order.
-TrainSplit load_split(const std::string& dir);
+/// What a split's videos are read from.
+enum class SplitMedia { kVideos, kFeatures };
+
+/// Reads the annotations (FormatError naming file, line and field) and, for kVideos, finds
+/// each video (IoError naming the vid when absent) and reads qa.jsonl. Videos keep the
+/// annotation file's order.
+TrainSplit load_split(const std::string& dir, SplitMedia media = SplitMedia::kVideos);
+
+/// Reads every video's clip rows and every query's rows through `reader` into the split
+/// (TrainVideo::features, TrainQuery::features), in parallel. Throws what the reader throws
+/// (naming the file), Cancelled when `progress` returns false (stage "load").
+void load_split_features(TrainSplit& split, const FeatureReader& reader, const ProgressCallback& progress = {});
 
 /// Decodes every video's frames as the SlowFast encoder would sample them for a backbone
 /// with `vision` (same planner, same decoder resize), keeping uint8 frames in memory.

@@ -1,6 +1,8 @@
 // sfvu/grounding/trainer.h: trains a learned model (learned_model.h) on a split folder
 // (train_data.h): AdamW, linear warmup then cosine decay, gradient clipping, fixed seeds,
 // periodic validation (the best validation checkpoint is the model folder), resumable.
+// A split without videos/ whose folder holds pre-extracted features (feature_data.h), or any
+// split when `features_dir` is given, trains a feature model (Note [Feature input]).
 //
 // Usage:
 //   TrainOptions o;  o.data_dir = "synth/train"; o.val_dir = "synth/val"; o.out_dir = "model";
@@ -17,6 +19,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "sfvu/grounding/grounding_losses.h"
 #include "sfvu/grounding/learned_model.h"
@@ -27,6 +30,12 @@ struct TrainOptions {
   std::string data_dir;  ///< training split
   std::string val_dir;   ///< validation split ("" = none: the last step's weights are saved)
   std::string out_dir;   ///< the model folder written (and train_state/ inside it)
+  /// Pre-extracted features for both splits (find_feature_layout). "": a split folder's
+  /// videos/ when it has one, else the features in (or under) the split folder itself.
+  std::string features_dir;
+  /// Feature sources, concatenated in this order; empty: those of kDefaultFeatureSources present.
+  std::vector<std::string> feature_sources;
+  double feature_clip_seconds = 2;  ///< seconds per feature row (QVHighlights 2, Charades-STA 1)
   PathwayMode pathways = PathwayMode::kSlowFast;
   std::string init = "scratch";  ///< "scratch" or "clip:DIR" (pretrained CLIP, frozen)
   bool resume = false;
@@ -53,7 +62,7 @@ struct ValidationResult {
 };
 
 struct TrainProgress {
-  std::string stage;  ///< "decode", "train", "validate", "done"
+  std::string stage;  ///< "decode" (or "load": features), "train", "validate", "done"
   int64_t step = 0, total_steps = 0, done = 0, total = 0;
   double loss = 0, qa_loss = 0, lr = 0, elapsed_seconds = 0, eta_seconds = 0, gate = 0;
   LossParts parts;
@@ -72,7 +81,7 @@ struct TrainReport {
 /// Cancelled is thrown). Throws IoError/FormatError for bad data, UsageError for bad options.
 TrainReport train(const TrainOptions& options, const std::function<bool(const TrainProgress&)>& progress = {});
 
-/// Grounding R1/mIoU of the top moment and QA accuracy of `model` on a decoded split.
+/// Grounding R1/mIoU of the top moment and QA accuracy of `model` on a decoded (or loaded) split.
 ValidationResult validate(LearnedModelImpl& model, const struct TrainSplit& split);
 
 }  // namespace sfvu::grounding
