@@ -21,6 +21,8 @@
 #include "sfvu/decode/video_writer.h"
 #include "sfvu/pathways/torch_runtime.h"
 
+#include <torch/csrc/autograd/profiler.h>
+
 namespace sfvu::cli {
 namespace {
 
@@ -107,6 +109,7 @@ int bench_llm(const Args& args) {
       ("tokenizer", po::value<std::string>()->default_value(SFVU_BENCH_TOKENIZER),
        "a Qwen2 tokenizer folder for the end-to-end prompt (ids < 152000)")
       ("video", po::value<std::string>(), "end to end: this video instead of a generated 2-minute one")
+      ("profile", po::value<std::string>(), "also write a chrome://tracing profile of one decode step per dtype (FILE.<dtype>.json)")
       ("work", po::value<std::string>()->default_value("sfvu-bench-llm"), "scratch folder for the generated video");
   po::variables_map vm;
   if (!parse_args("bench llm", "[--dtypes fp32,bf16] [--prompt-tokens N] [--new-tokens N] [--no-e2e]", args, desc,
@@ -145,6 +148,11 @@ int bench_llm(const Args& args) {
     options.max_new_tokens = n_new;
     cache.clear();
     fusion::GenerateResult r = fusion::generate(*lm, embeds, ids, options, cache);
+    if (vm.count("profile")) {
+      torch::Tensor one = lm->embed(torch::tensor({int64_t(100)}, torch::kInt64));
+      torch::autograd::profiler::RecordProfile trace(vm["profile"].as<std::string>() + "." + name + ".json");
+      (void)lm->logits(lm->forward(one, cache));
+    }
     const double decode_tps = double(r.ids.size() - 1) / r.generate_seconds;  // the first id comes from prefill
     const double bound_tps = bandwidth * 1e9 / weight_bytes_per_token(config, dtype);
     std::cout << std::setprecision(2) << name << ": prefill " << T << " tokens " << prefill_s << " s = "

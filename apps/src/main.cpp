@@ -1,5 +1,8 @@
 // sfvu: SlowFast Video Understanding command line.
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -42,7 +45,23 @@ commands:
 
 }  // namespace
 
+// Note [OpenMP wait policy]
+// libtorch runs its element-wise ops on OpenMP threads, while Debian's OpenBLAS (the pthread
+// build) runs GEMM/GEMV on threads of its own. With libgomp's default policy the OpenMP
+// threads spin for a while after every parallel region, so on a small machine they take the
+// cores OpenBLAS's threads need next: measured on 2 cores, an LLM decode step ran at 0.26x of
+// the memory-bandwidth bound and fp32 CLIP at 0.44x of the GEMM rate; with OMP_WAIT_POLICY=
+// PASSIVE, 0.91x and 1.7x. libgomp reads the variable once, when it is loaded (before main), so
+// sfvu re-executes itself with it set unless the user chose a policy (bf16-heavy runs, which go
+// through oneDNN's OpenMP kernels, may prefer OMP_WAIT_POLICY=ACTIVE).
+void set_openmp_wait_policy(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
+}
+
 int main(int argc, char** argv) {
+  set_openmp_wait_policy(argv);
   std::signal(SIGPIPE, SIG_IGN);  // a closed stdout becomes a write error, not a signal
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
