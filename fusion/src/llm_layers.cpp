@@ -1,8 +1,15 @@
 #include "llm_layers.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace sfvu::fusion::detail {
 namespace {
@@ -65,13 +72,82 @@ RopeTables rope_tables(const LlmConfig& config, const torch::Tensor& default_inv
 // A decode step multiplies one row by every weight matrix, so it is bound by reading the
 // weights. libtorch sends a 1-row linear() to a GEMM, which with the generic BLAS of the
 // Debian build streams a [152000, 896] float32 head at ~3.7 GB/s against ~12 GB/s for
-// mv() (measured); small matrices gain 2.5-5x too. bfloat16 stays on linear() (oneDNN), which
-// is the faster of the two there.
+// mv() (measured); small matrices gain 2.5-5x too. For bfloat16, libtorch 1.13 has no fast
+// GEMV either (linear() ~15 GB/s, mv() ~10 GB/s on this machine, half the read bandwidth), so
+// gemv_bf16() below reads the bf16 weights once, widening each to float32 (a bf16 is the top
+// half of a float32) and accumulating in float32 as oneDNN's bf16 GEMM does; the result is
+// rounded to bf16 like linear()'s. Rows are split across libtorch's threads.
+namespace {
+
+float bf16_bits_to_float(uint16_t bits) {
+  const uint32_t widened = uint32_t(bits) << 16;
+  float f;
+  std::memcpy(&f, &widened, sizeof f);
+  return f;
+}
+
+float dot_bf16_scalar(const uint16_t* w, const float* x, int64_t n) {
+  float acc = 0.f;
+  for (int64_t i = 0; i < n; ++i) acc += bf16_bits_to_float(w[i]) * x[i];
+  return acc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) float dot_bf16_avx2(const uint16_t* w, const float* x, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+    const __m256i lo = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(packed));
+    const __m256i hi = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(packed, 1));
+    acc0 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(lo, 16)), _mm256_loadu_ps(x + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(hi, 16)), _mm256_loadu_ps(x + i + 8), acc1);
+  }
+  const __m256 acc = _mm256_add_ps(acc0, acc1);
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+  return _mm_cvtss_f32(sum) + dot_bf16_scalar(w + i, x + i, n - i);
+}
+#endif
+
+using DotBf16 = float (*)(const uint16_t*, const float*, int64_t);
+
+DotBf16 pick_dot_bf16() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_bf16_avx2;
+#endif
+  return dot_bf16_scalar;
+}
+
+// weight bf16 [out, in] contiguous, x bf16 [in] -> bf16 [out] (+ bias).
+torch::Tensor gemv_bf16(const torch::Tensor& weight, const torch::Tensor& x, const torch::Tensor& bias) {
+  static const DotBf16 dot = pick_dot_bf16();
+  const int64_t out = weight.size(0), in = weight.size(1);
+  torch::Tensor xf = x.to(torch::kFloat).contiguous();
+  torch::Tensor y = torch::empty({out}, torch::kFloat);
+  const auto* w = reinterpret_cast<const uint16_t*>(weight.data_ptr<at::BFloat16>());
+  const float* xp = xf.data_ptr<float>();
+  float* yp = y.data_ptr<float>();
+  at::parallel_for(0, out, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) yp[r] = dot(w + r * in, xp, in);
+  });
+  if (bias.defined()) y.add_(bias.to(torch::kFloat));
+  return y.to(torch::kBFloat16);
+}
+
+}  // namespace
+
 torch::Tensor linear_rows(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  if (x.dim() == 2 && x.size(0) == 1 && x.scalar_type() == torch::kFloat && x.device().is_cpu()) {
-    torch::Tensor y = torch::mv(weight, x[0]);
-    if (bias.defined()) y.add_(bias);
-    return y.unsqueeze(0);
+  if (x.dim() == 2 && x.size(0) == 1 && x.device().is_cpu() && weight.is_contiguous()) {
+    if (x.scalar_type() == torch::kFloat) {
+      torch::Tensor y = torch::mv(weight, x[0]);
+      if (bias.defined()) y.add_(bias);
+      return y.unsqueeze(0);
+    }
+    if (x.scalar_type() == torch::kBFloat16 && weight.scalar_type() == torch::kBFloat16)
+      return gemv_bf16(weight, x[0], bias).unsqueeze(0);
   }
   return torch::linear(x, weight, bias);
 }
@@ -151,7 +227,13 @@ torch::Tensor LlmAttentionImpl::forward(const torch::Tensor& x, const RopeTables
     torch::Tensor keys = cache.keys.slice(1, key_begin, key_end);  // [Hkv, L, hd]
     torch::Tensor values = cache.values.slice(1, key_begin, key_end);
     torch::Tensor queries = grouped.slice(2, c0, c1).reshape({num_kv_heads_, rep * n, head_dim_});
-    torch::Tensor scores = torch::matmul(queries, keys.transpose(1, 2));  // [Hkv, rep*n, L]
+    // A bf16 decode step: libtorch 1.13's CPU bf16 bmm is slow for one row (~0.5 ms a layer), so
+    // the products run in float32 on widened copies and are rounded to bf16, as a bf16 GEMM
+    // (float32 accumulation) rounds its result.
+    const bool widen = n == 1 && x.scalar_type() == torch::kBFloat16 && x.device().is_cpu();
+    torch::Tensor scores = widen ? torch::matmul(queries.to(torch::kFloat), keys.to(torch::kFloat).transpose(1, 2))
+                                       .to(torch::kBFloat16)
+                                 : torch::matmul(queries, keys.transpose(1, 2));  // [Hkv, rep*n, L]
     if (n > 1) {  // one query row sees exactly [key_begin, key_end): nothing to mask
       const int64_t L = key_end - key_begin;
       torch::Tensor block = scores.view({num_kv_heads_, rep, n, L});
@@ -167,7 +249,8 @@ torch::Tensor LlmAttentionImpl::forward(const torch::Tensor& x, const RopeTables
       block.masked_fill_(masked.to(scores.device()), -std::numeric_limits<float>::infinity());
     }
     torch::Tensor probs = torch::softmax(scores, -1, torch::kFloat).to(x.scalar_type());
-    torch::Tensor context = torch::matmul(probs, values);  // [Hkv, rep*n, hd]
+    torch::Tensor context = widen ? torch::matmul(probs.to(torch::kFloat), values.to(torch::kFloat)).to(x.scalar_type())
+                                  : torch::matmul(probs, values);  // [Hkv, rep*n, hd]
     out.slice(0, c0, c1)
         .view({n, num_kv_heads_, rep, head_dim_})
         .copy_(context.view({num_kv_heads_, rep, n, head_dim_}).permute({2, 0, 1, 3}));

@@ -12,7 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-void read_shape(const json& j, EncoderShape& e, const std::string& where) {
+}  // namespace
+
+void read_encoder_shape(const json& j, EncoderShape& e, const std::string& where) {
   read_json_field(j, "hidden_size", e.hidden_size, where);
   read_json_field(j, "intermediate_size", e.intermediate_size, where);
   read_json_field(j, "num_hidden_layers", e.num_hidden_layers, where);
@@ -27,9 +29,11 @@ void read_shape(const json& j, EncoderShape& e, const std::string& where) {
                       " is not divisible by num_attention_heads " + std::to_string(e.num_attention_heads));
 }
 
+namespace {
+
 ClipVisionConfig vision_from(const json& j, const std::string& where) {
   ClipVisionConfig v;
-  read_shape(j, v, where);
+  read_encoder_shape(j, v, where);
   read_json_field(j, "num_channels", v.num_channels, where);
   read_json_field(j, "image_size", v.image_size, where);
   read_json_field(j, "patch_size", v.patch_size, where);
@@ -41,7 +45,7 @@ ClipVisionConfig vision_from(const json& j, const std::string& where) {
 
 ClipTextConfig text_from(const json& j, const std::string& where) {
   ClipTextConfig t;
-  read_shape(j, t, where);
+  read_encoder_shape(j, t, where);
   read_json_field(j, "vocab_size", t.vocab_size, where);
   read_json_field(j, "max_position_embeddings", t.max_position_embeddings, where);
   read_json_field(j, "eos_token_id", t.eos_token_id, where);

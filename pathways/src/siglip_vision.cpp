@@ -12,21 +12,11 @@ SiglipVisionConfig SiglipVisionConfig::from_json(const nlohmann::json& j, const 
   read_json_field(j, "model_type", type, where);
   if (!type.empty() && type != "siglip_vision_model")
     throw FormatError(where + ": model_type '" + type + "' is not a SigLIP vision tower");
-  read_json_field(j, "hidden_size", c.hidden_size, where);
-  read_json_field(j, "intermediate_size", c.intermediate_size, where);
-  read_json_field(j, "num_hidden_layers", c.num_hidden_layers, where);
-  read_json_field(j, "num_attention_heads", c.num_attention_heads, where);
-  read_json_field(j, "layer_norm_eps", c.layer_norm_eps, where);
+  read_encoder_shape(j, c, where);
   read_json_field(j, "num_channels", c.num_channels, where);
   read_json_field(j, "image_size", c.image_size, where);
   read_json_field(j, "patch_size", c.patch_size, where);
   read_json_field(j, "vision_use_head", c.vision_use_head, where);
-  std::string act;
-  read_json_field(j, "hidden_act", act, where);
-  if (!act.empty()) c.hidden_act = parse_activation(act, where);
-  if (c.hidden_size <= 0 || c.num_attention_heads <= 0 || c.hidden_size % c.num_attention_heads != 0)
-    throw FormatError(where + ": hidden_size " + std::to_string(c.hidden_size) +
-                      " is not divisible by num_attention_heads " + std::to_string(c.num_attention_heads));
   if (c.patch_size <= 0 || c.image_size < c.patch_size || c.num_hidden_layers < 0 || c.num_channels <= 0)
     throw FormatError(where + ": impossible shape (image_size " + std::to_string(c.image_size) + ", patch_size " +
                       std::to_string(c.patch_size) + ", num_hidden_layers " + std::to_string(c.num_hidden_layers) +

@@ -4,6 +4,8 @@
 // config.json that omits a key means what it means to transformers.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace sfvu::pathways {
@@ -14,6 +16,12 @@ enum class Activation { kQuickGelu, kGelu, kGeluTanh };
 Activation parse_activation(const std::string& name, const std::string& context);
 
 /// The transformer shape both towers share.
+struct EncoderShape;
+/// Reads the shape keys of a vision/text config object (hidden_size, intermediate_size,
+/// num_hidden_layers, num_attention_heads, projection_dim, layer_norm_eps, hidden_act) over the
+/// defaults in `e`; FormatError naming `where` and the key for a bad value or an impossible shape.
+void read_encoder_shape(const nlohmann::json& j, EncoderShape& e, const std::string& where);
+
 struct EncoderShape {
   int hidden_size = 768;
   int intermediate_size = 3072;
