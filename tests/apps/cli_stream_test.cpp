@@ -277,9 +277,10 @@ TEST(CliStream, RealtimeFileEndsCleanlyWithASnapshot) {
 }
 
 TEST(CliStream, TinyBufferOnAFastForwardInputCountsDrops) {
-  // A lavfi source is generated as fast as possible: capture outruns inference by far.
+  // A lavfi source is generated as fast as possible: capture outruns inference by far (720p, so
+  // that even a fast capture leaves inference time for some updates before the 60 s end).
   auto r = test::run_sfvu("stream --model " + model() +
-                          " --input lavfi:testsrc2=size=320x240:rate=25:duration=60 " + queries() +
+                          " --input lavfi:testsrc2=size=1280x720:rate=25:duration=60 " + queries() +
                           " --buffer-frames 1 --update-every 0.25");
   ASSERT_EQ(r.exit_code, 0) << r.err;  // the source ended: a clean end
   const auto updates = updates_of(test::json_lines<json>(r.out));
