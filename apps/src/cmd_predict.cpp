@@ -127,19 +127,6 @@ json grounding_line(const grounding::GroundingQuery& q, const grounding::Groundi
               {"pred_saliency_scores", submission_saliency(g, q.duration_seconds)}};
 }
 
-json qa_line(const grounding::McqaQuestion& q, const grounding::QaResult& r) {
-  json line;
-  if (!q.id.empty()) line["qid"] = q.id;
-  line["vid"] = q.video;
-  if (q.id.empty()) {  // what `sfvu eval mcqa` matches a prediction without qid by
-    line["video"] = q.video;
-    line["question"] = q.question;
-  }
-  line["answer_index"] = r.answer_index;
-  line["probabilities"] = r.probabilities;
-  return line;
-}
-
 // Where each video's input is: a video file in --videos, or its tokens in --features.
 struct InputFolder {
   std::optional<VideoFolder> videos;
@@ -328,7 +315,7 @@ int cmd_predict(const Args& args) {
       items.push_back({q.id.empty() ? json(q.question) : json(q.id), prediction_key(q.id, q.video, q.question), q.video});
     make_line = [&questions](const grounding::VideoSession& s, size_t i, const std::vector<PlotThumbnail>&) {
       const auto& q = questions.questions[i];
-      return qa_line(q, s.answer(q.question, q.options));
+      return qa_prediction_line(q, s.answer(q.question, q.options));
     };
   }
 

@@ -45,7 +45,7 @@ class QaScorer {
     if (cache_) cache_->clear();
   }
 
-  std::pair<int, std::vector<double>> answer(const grounding::McqaQuestion& q) {
+  grounding::QaResult answer(const grounding::McqaQuestion& q) {
     std::vector<double> scores;
     if (!likelihood_) {
       std::string text = q.question + "\n";
@@ -61,12 +61,11 @@ class QaScorer {
       const std::vector<int64_t> prompt = prompt_ids(q.question);
       for (const std::string& option : q.options) scores.push_back(mean_log_prob(prompt, tokenizer_.encode(option, false)));
     }
-    const double top = *std::max_element(scores.begin(), scores.end());
-    std::vector<double> p;
-    double sum = 0;
-    for (double s : scores) sum += std::exp(s - top);
-    for (double s : scores) p.push_back(std::exp(s - top) / sum);
-    return {int(std::max_element(p.begin(), p.end()) - p.begin()), p};
+    torch::Tensor p = torch::softmax(torch::tensor(scores, torch::kFloat64), 0).to(torch::kFloat);
+    grounding::QaResult r;
+    r.probabilities.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    r.answer_index = p.argmax().item<int64_t>();
+    return r;
   }
 
  private:
@@ -201,20 +200,7 @@ int predict_qa_llm(const Args& args) {
         LlmFrames frames = read_llm_frames(items[g].path, model_dir, config, s.n_frames);
         scorer.set_video(llava->video_embeds(frames.pixels, s.layout, s.slowfast));
         std::vector<json> lines;
-        for (size_t i : groups[g]) {
-          const auto& q = gt.questions[i];
-          auto [index, probabilities] = scorer.answer(q);
-          json line;
-          if (!q.id.empty()) line["qid"] = q.id;
-          line["vid"] = q.video;
-          if (q.id.empty()) {
-            line["video"] = q.video;
-            line["question"] = q.question;
-          }
-          line["answer_index"] = index;
-          line["probabilities"] = probabilities;
-          lines.push_back(line);
-        }
+        for (size_t i : groups[g]) lines.push_back(qa_prediction_line(gt.questions[i], scorer.answer(gt.questions[i])));
         out.append(lines);
         return frames.pixels.size(0);
       },

@@ -104,4 +104,17 @@ std::string VideoFolder::find(const std::string& vid) const {
   return (fs::path(dir_) / names[0]).string();
 }
 
+json qa_prediction_line(const grounding::McqaQuestion& q, const grounding::QaResult& r) {
+  json line;
+  if (!q.id.empty()) line["qid"] = q.id;
+  line["vid"] = q.video;
+  if (q.id.empty()) {
+    line["video"] = q.video;
+    line["question"] = q.question;
+  }
+  line["answer_index"] = r.answer_index;
+  line["probabilities"] = r.probabilities;
+  return line;
+}
+
 }  // namespace sfvu::cli

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "sfvu/grounding/mcqa_eval.h"
+#include "sfvu/grounding/video_head.h"
 #include "video_batch.h"
 
 namespace sfvu::cli {
@@ -16,6 +18,10 @@ namespace sfvu::cli {
 /// The resume key of a prediction: its qid as text (12 and "12" alike), or, for a QA question
 /// without an id (`qid` empty), video + '\x1f' + question.
 std::string prediction_key(const std::string& qid, const std::string& video, const std::string& question);
+
+/// A qa prediction line: {"qid", "vid", "answer_index", "probabilities"}; a question without
+/// an id gets "video" and "question" instead of "qid" (what `sfvu eval mcqa` matches it by).
+json qa_prediction_line(const grounding::McqaQuestion& q, const grounding::QaResult& r);
 
 /// The submission file PRED.jsonl.
 /// Without `resume`, an existing non-empty file is a UsageError ("exists; pass --resume or

@@ -5,6 +5,7 @@
 
 #include "sfvu/base/error.h"
 #include "sfvu/fusion/llava_model.h"
+#include "sfvu/pathways/slowfast_layout.h"
 
 namespace sfvu::fusion {
 namespace {
@@ -25,12 +26,8 @@ void check_native_video(const LlavaConfig& c) {
 
 std::vector<int64_t> slowfast_slow_frames(int64_t n_frames, const SlowFastLayoutOptions& options) {
   const int64_t n_slow = std::min<int64_t>(options.n_slow_frames, n_frames);
-  std::vector<int64_t> out;
-  if (n_slow <= 0) return out;
-  // numpy linspace(0, T, S + 1): i * (T / S), then int32() truncation; the endpoint is dropped.
-  const double step = double(n_frames) / double(n_slow);
-  for (int64_t i = 0; i < n_slow; ++i) out.push_back(static_cast<int64_t>(double(i) * step));
-  return out;
+  if (n_slow <= 0) return {};
+  return pathways::sf_llava_slow_positions(n_frames, n_slow);
 }
 
 int64_t LlavaModelImpl::video_token_count(int64_t n_frames, VideoLayout layout,

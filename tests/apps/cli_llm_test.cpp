@@ -108,10 +108,9 @@ TEST(CliGenerateSampling, SeededSamplingRepeats) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return test::npy_tensor(out + "/generated_ids.npy");
   };
-  torch::Tensor a = run("a", 7), b = run("b", 7), c = run("c", 8);
+  torch::Tensor a = run("a", 7), b = run("b", 7);
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_EQ(a.numel(), 8);
-  (void)c;  // another seed may or may not differ on a 512-token random model: not asserted
 }
 
 // A copy of a fixture model with the tiny self-made tokenizer next to it.
