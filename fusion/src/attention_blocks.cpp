@@ -43,6 +43,18 @@ torch::Tensor SelfAttentionBlockImpl::forward(const torch::Tensor& x, const torc
   return h + torch::dropout(mlp->forward(layer_norm2->forward(h)), dropout_, is_training());
 }
 
+TemporalConvBlockImpl::TemporalConvBlockImpl(int d_model, int kernel)
+    : norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})))),
+      conv(register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(d_model, d_model, kernel)
+                                                          .padding(kernel / 2)
+                                                          .groups(d_model)))),
+      proj(register_module("proj", torch::nn::Linear(d_model, d_model))) {}
+
+torch::Tensor TemporalConvBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = conv->forward(norm->forward(x).transpose(1, 2)).transpose(1, 2);  // [B, T, D]
+  return x + proj->forward(torch::gelu(h));
+}
+
 torch::Tensor additive_key_mask(const torch::Tensor& key_mask, torch::Dtype dtype) {
   // [B, Tk] bool -> [B, 1, 1, Tk]: 0 where attended, a large negative where not.
   torch::Tensor m = torch::zeros(key_mask.sizes(), torch::TensorOptions().dtype(dtype).device(key_mask.device()));

@@ -12,7 +12,7 @@ using pathways::read_json_field;
 nlohmann::json FusionConfig::to_json() const {
   return {{"timeline_dim", timeline_dim}, {"slow_dim", slow_dim},   {"text_dim", text_dim}, {"timeline_token_dim", timeline_token_dim},
           {"d_model", d_model},           {"num_heads", num_heads}, {"temporal_layers", temporal_layers},
-          {"post_layers", post_layers},   {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
+          {"post_layers", post_layers},   {"conv_kernel", conv_kernel}, {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}};
 }
 
@@ -27,12 +27,16 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
   read_json_field(j, "num_heads", c.num_heads, where);
   read_json_field(j, "temporal_layers", c.temporal_layers, where);
   read_json_field(j, "post_layers", c.post_layers, where);
+  c.conv_kernel = 0;  // a config without the key predates the temporal convolution
+  read_json_field(j, "conv_kernel", c.conv_kernel, where);
   read_json_field(j, "mlp_ratio", c.mlp_ratio, where);
   read_json_field(j, "time_frequencies", c.time_frequencies, where);
   read_json_field(j, "dropout", c.dropout, where);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));
+  if (c.conv_kernel < 0 || (c.conv_kernel > 0 && c.conv_kernel % 2 == 0))
+    throw FormatError(where + ": conv_kernel must be 0 or odd, got " + std::to_string(c.conv_kernel));
   if (c.timeline_dim <= 0 || c.slow_dim <= 0 || c.text_dim <= 0)
     throw FormatError(where + ": timeline_dim, slow_dim and text_dim must be positive");
   return c;

@@ -22,6 +22,7 @@ SlowFastFusionImpl::SlowFastFusionImpl(const FusionConfig& c)
       text_norm(register_module("text_norm", layer_norm(c.text_dim))),
       temporal(register_module("temporal", torch::nn::ModuleList())),
       post(register_module("post", torch::nn::ModuleList())),
+      post_conv(register_module("post_conv", torch::nn::ModuleList())),
       detail(register_module("detail", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, true, c.dropout))),
       condition(register_module("condition", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, false, c.dropout))) {
   if (c.timeline_dim <= 0 || c.slow_dim <= 0 || c.text_dim <= 0)
@@ -33,8 +34,10 @@ SlowFastFusionImpl::SlowFastFusionImpl(const FusionConfig& c)
   }
   for (int i = 0; i < c.temporal_layers; ++i)
     temporal->push_back(SelfAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, c.dropout));
-  for (int i = 0; i < c.post_layers; ++i)
+  for (int i = 0; i < c.post_layers; ++i) {
     post->push_back(SelfAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, c.dropout));
+    if (c.conv_kernel > 0) post_conv->push_back(TemporalConvBlock(c.d_model, c.conv_kernel));
+  }
 }
 
 torch::Tensor nearest_indices(const torch::Tensor& timeline_seconds, const torch::Tensor& slow_seconds) {
@@ -98,7 +101,10 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in) {
   torch::Tensor h = condition->forward(grouped.reshape({B * Ts, M, c.d_model}), detailed.reshape({B * Ts, L, c.d_model}),
                                        key_mask);
   h = h.reshape({B, Ts * M, c.d_model}).index_select(1, pos);  // [B, T, D]
-  for (const auto& layer : *post) h = layer->as<SelfAttentionBlock>()->forward(h);
+  for (size_t i = 0; i < post->size(); ++i) {
+    if (!post_conv->is_empty()) h = post_conv[i]->as<TemporalConvBlock>()->forward(h);
+    h = post[i]->as<SelfAttentionBlock>()->forward(h);
+  }
   return h;
 }
 

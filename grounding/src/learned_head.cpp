@@ -32,9 +32,7 @@ QaResult LearnedHead::answer(const pathways::VideoTokens& video, const std::stri
                              const std::vector<std::string>& options) const {
   if (options.size() < 2) throw UsageError("a question needs at least two options");
   torch::NoGradGuard no_grad;
-  std::vector<std::string> texts;
-  for (const auto& o : options) texts.push_back(qa_option_text(question, o));
-  torch::Tensor scores = model_->qa_scores(LearnedModelImpl::from_tokens(video), model_->encode_text(texts));
+  torch::Tensor scores = model_->qa_scores(LearnedModelImpl::from_tokens(video), {question}, {options});
   torch::Tensor p = torch::softmax(scores.to(torch::kCPU, torch::kFloat64), 0).contiguous();
   QaResult r;
   r.probabilities.assign(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());

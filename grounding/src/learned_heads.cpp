@@ -65,17 +65,26 @@ GroundingOutput GroundingHeadImpl::forward(const torch::Tensor& fused, const std
   return o;
 }
 
-QaHeadImpl::QaHeadImpl(int d)
+QaHeadImpl::QaHeadImpl(int d, int text_dim)
     : norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))),
+      option_norm(register_module("option_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({text_dim})))),
       attention(register_module("attention", torch::nn::Linear(d, 1))),
       hidden(register_module("hidden", torch::nn::Linear(2 * d, d))),
+      option_proj(register_module("option_proj", torch::nn::Linear(text_dim, d))),
+      score_hidden(register_module("score_hidden", torch::nn::Linear(3 * d, d))),
       out(register_module("out", torch::nn::Linear(d, 1))) {}
 
-torch::Tensor QaHeadImpl::forward(const torch::Tensor& fused) {
-  torch::Tensor x = norm->forward(fused);                              // [B, T, D]
-  torch::Tensor w = torch::softmax(attention->forward(x), 1);          // [B, T, 1]
-  torch::Tensor pooled = torch::cat({(w * x).sum(1), std::get<0>(x.max(1))}, 1);  // [B, 2D]
-  return out->forward(torch::gelu(hidden->forward(pooled))).squeeze(-1);
+torch::Tensor QaHeadImpl::pool(const torch::Tensor& fused) {
+  torch::Tensor x = norm->forward(fused);                              // [Q, T, D]
+  torch::Tensor w = torch::softmax(attention->forward(x), 1);          // [Q, T, 1]
+  torch::Tensor pooled = torch::cat({(w * x).sum(1), std::get<0>(x.max(1))}, 1);  // [Q, 2D]
+  return hidden->forward(pooled);
+}
+
+torch::Tensor QaHeadImpl::score(const torch::Tensor& pooled, const torch::Tensor& options) {
+  torch::Tensor o = option_proj->forward(option_norm->forward(options));  // [N, D]
+  torch::Tensor z = torch::cat({pooled, o, pooled * o}, 1);
+  return out->forward(torch::gelu(score_hidden->forward(z))).squeeze(-1);
 }
 
 std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double duration, double nms_iou,

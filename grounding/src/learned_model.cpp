@@ -1,5 +1,7 @@
 #include "sfvu/grounding/learned_model.h"
+#include "sfvu/grounding/learned_head.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -93,7 +95,7 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
   processor_ = pathways::ClipImageProcessor::for_size(config_.backbone.vision.image_size);
   fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
   grounding_head = register_module("grounding_head", GroundingHead(config_.grounding));
-  qa_head = register_module("qa_head", QaHead(config_.fusion.d_model));
+  qa_head = register_module("qa_head", QaHead(config_.fusion.d_model, config_.fusion.text_dim));
   const int align_dim = config_.fusion.d_model / 2;
   align_frame = register_module("align_frame", torch::nn::Linear(config_.backbone.vision.hidden_size, align_dim));
   align_text = register_module("align_text", torch::nn::Linear(config_.backbone.text.hidden_size, align_dim));
@@ -241,9 +243,24 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
     in.timeline_seconds = seconds(v.fast_seconds);
     *times = v.fast_seconds;
   }
-  const torch::Tensor& detail = need_slow ? v.slow : v.fast;
-  in.slow = detail.reshape({detail.size(0), -1, detail.size(3)}).to(device);
-  in.slow_seconds = seconds(need_slow ? v.slow_seconds : v.fast_seconds);
+  if (need_slow) {
+    in.slow = v.slow.reshape({v.slow.size(0), -1, v.slow.size(3)}).to(device);
+    in.slow_seconds = seconds(v.slow_seconds);
+  } else {
+    // Fast-only: the text looks for detail in the fast frames at the slow pathway's rate, so
+    // the ablation differs from slow+fast in resolution only (and costs what it does).
+    const double ratio = config_.slowfast.slow.fps > 0 ? config_.slowfast.fast.fps / config_.slowfast.slow.fps : 1.0;
+    const int64_t stride = std::max<int64_t>(1, std::llround(ratio));
+    std::vector<int64_t> picked;
+    std::vector<double> picked_seconds;
+    for (int64_t i = 0; i < v.fast.size(0); i += stride) {
+      picked.push_back(i);
+      picked_seconds.push_back(v.fast_seconds[size_t(i)]);
+    }
+    torch::Tensor frames = v.fast.index_select(0, torch::tensor(picked, torch::kInt64).to(v.fast.device()));
+    in.slow = frames.reshape({frames.size(0), -1, frames.size(3)}).to(device);
+    in.slow_seconds = seconds(picked_seconds);
+  }
   return fusion->forward(in);
 }
 
@@ -255,26 +272,53 @@ GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextB
 // Note [Backbone alignment]
 // A backbone trained from scratch gets its only gradient through the whole fusion stack,
 // which at initialisation is noise: learning what a "yellow triangle" looks like that way is
-// slow. Training adds a CLIP-style loss straight on the backbone's outputs: each frame's mean
-// token and each query's mean text token, projected and compared by a scaled cosine, must
-// say whether the frame lies inside the query's window (BCE, like the saliency loss). It uses
+// slow. Training adds a CLIP-style loss straight on the backbone's outputs: each frame and
+// each query's mean text token, projected and compared by a scaled cosine, must say whether
+// the frame lies inside the query's window (BCE, like the saliency loss). A frame's score is
+// that of its best-matching token (FILIP-style late interaction), not of its mean token: a
+// 2-px dot or one small shape is a single token of 64, and averaging would bury it. It uses
 // nothing but the grounding annotations, costs two small projections, and gives the towers a
-// short path to a shared vocabulary of colours and shapes that the fusion then builds on.
+// short path to a shared vocabulary of colours, shapes and marks that the fusion builds on.
 torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text) {
   if (!align_frame) throw UsageError("a feature model has no backbone to align");
-  torch::Tensor frames = torch::nn::functional::normalize(
-      align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}).mean(1)),
-      torch::nn::functional::NormalizeFuncOptions().dim(1));                                    // [T, A]
+  namespace F = torch::nn::functional;
+  torch::Tensor frames = F::normalize(align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)})),
+                                      F::NormalizeFuncOptions().dim(2));  // [T, P, A]
   torch::Tensor m = text.mask.unsqueeze(-1).to(text.features.scalar_type());
   torch::Tensor words = align_text->forward((text.features * m).sum(1) / m.sum(1).clamp_min(1));
-  words = torch::nn::functional::normalize(words, torch::nn::functional::NormalizeFuncOptions().dim(1));  // [B, A]
-  return align_scale.exp() * torch::matmul(words, frames.t()) + align_bias;  // [B, T]
+  words = F::normalize(words, F::NormalizeFuncOptions().dim(1));  // [B, A]
+  torch::Tensor sim = torch::einsum("ba,tpa->btp", {words, frames});
+  return align_scale.exp() * std::get<0>(sim.max(2)) + align_bias;  // [B, T]
 }
 
-torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const TextBatch& options_text) {
+// Note [Question-fused QA]
+// The video is fused once per question (not once per option): the question says what to look
+// at ("which way does the green triangle move?"), the pooled fused timeline holds what was
+// seen, and each option's text (question + option, through the text tower) is compared with
+// it. Options then differ where they should, in one small head, instead of each steering a
+// whole fused timeline that must learn to compare a word with the video; and a question with
+// four options costs one fusion, not four.
+torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
+                                          const std::vector<std::vector<std::string>>& options) {
   if (!qa_head) throw UsageError("a model trained on pre-extracted features answers no multiple-choice question");
+  if (questions.size() != options.size() || questions.empty())
+    throw UsageError("qa_scores: one option list per question, at least one question");
+  std::vector<std::string> texts;
+  std::vector<int64_t> row;
+  for (size_t q = 0; q < questions.size(); ++q) {
+    if (options[q].size() < 2) throw UsageError("a question needs at least two options: " + questions[q]);
+    for (const auto& o : options[q]) {
+      texts.push_back(qa_option_text(questions[q], o));
+      row.push_back(int64_t(q));
+    }
+  }
   std::vector<double> times;
-  return qa_head->forward(fuse(video, options_text, &times));
+  torch::Tensor pooled = qa_head->pool(fuse(video, encode_text(questions), &times));  // [Q, D]
+  TextBatch opt = encode_text(texts);
+  torch::Tensor m = opt.mask.unsqueeze(-1).to(opt.features.scalar_type());
+  torch::Tensor mean = (opt.features * m).sum(1) / m.sum(1).clamp_min(1);  // [N, text_dim]
+  torch::Tensor index = torch::tensor(row, torch::kInt64).to(pooled.device());
+  return qa_head->score(pooled.index_select(0, index), mean);
 }
 
 }  // namespace sfvu::grounding

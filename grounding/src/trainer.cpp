@@ -5,6 +5,8 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <cstdio>
+#include <cstdlib>
 
 #include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
@@ -97,10 +99,13 @@ torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, co
 }
 
 torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const TrainVideo& v, double* value) {
-  std::vector<std::string> texts;
-  for (const auto& q : v.qa)
-    for (const auto& opt : q.options) texts.push_back(qa_option_text(q.question, opt));
-  torch::Tensor scores = model.qa_scores(f, model.encode_text(texts));
+  std::vector<std::string> questions;
+  std::vector<std::vector<std::string>> options;
+  for (const auto& q : v.qa) {
+    questions.push_back(q.question);
+    options.push_back(q.options);
+  }
+  torch::Tensor scores = model.qa_scores(f, questions, options);
   torch::Tensor loss = torch::zeros({}, scores.options());
   int64_t at = 0;
   for (const auto& q : v.qa) {
@@ -142,9 +147,7 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
       }
     }
     for (const auto& q : v.qa) {
-      std::vector<std::string> texts;
-      for (const auto& o : q.options) texts.push_back(qa_option_text(q.question, o));
-      torch::Tensor s = model.qa_scores(f, model.encode_text(texts));
+      torch::Tensor s = model.qa_scores(f, {q.question}, {q.options});
       correct += s.argmax().item<int64_t>() == q.answer;
       ++r.questions;
     }
@@ -205,10 +208,19 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   prepare_split(*model, o, train_split, prepare_progress);
   if (has_val) prepare_split(*model, o, val_split, prepare_progress);
 
-  std::vector<torch::Tensor> params;
+  // Weight decay on matrices only: decaying gates, norms, biases and scales pulls them to 0,
+  // and for the slow-detail gate 0 means the detail path is shut (Note [SlowFast fusion]).
+  std::vector<torch::Tensor> params, decayed, kept;
   for (auto& p : model->parameters())
-    if (p.requires_grad()) params.push_back(p);
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+    if (p.requires_grad()) {
+      params.push_back(p);
+      (p.dim() >= 2 ? decayed : kept).push_back(p);
+    }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
+  groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
+  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
   if (o.resume) torch::load(optimizer, (state_dir / "optimizer.pt").string());
 
   const double budget_seconds = o.minutes * 60;
@@ -220,6 +232,9 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   std::vector<int64_t> order(static_cast<size_t>(n));
   int64_t order_epoch = -1;
   double val_seconds = 0;
+  const int64_t step_at_start = st.step;
+  double mean_loss = 0, mean_qa = 0;
+  LossParts mean_parts;
   const int64_t calibration = std::max<int64_t>(1, o.calibration_steps);
   double calib_start = steady_seconds();
 
@@ -275,7 +290,10 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
+    const double pt0 = steady_seconds();
     VideoFeatures f = features_of(*model, v);
+    const double pt1 = steady_seconds();
+    double pt2 = pt1;
     torch::Tensor loss = torch::zeros({});
     LossParts parts;
     if (!v.queries.empty()) {
@@ -286,14 +304,22 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       GroundingOutput g = model->ground(f, text, &times);
       parts = grounding_loss(g, windows, times);
       loss = loss + parts.total;
-      if (!model->config().reads_features()) loss = loss + alignment_loss(*model, f, text, windows);
+      if (!model->config().reads_features()) {
+        torch::Tensor align = alignment_loss(*model, f, text, windows);
+        parts.align = align.item<double>();
+        loss = loss + align;
+      }
+      pt2 = steady_seconds();
     }
     double qa_value = 0;
     if (!v.qa.empty()) loss = loss + o.qa_weight * qa_loss(*model, f, v, &qa_value);
+    const double pt3 = steady_seconds();
     optimizer.zero_grad();
     loss.backward();
+    const double pt4 = steady_seconds();
     torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
     optimizer.step();
+    if (std::getenv("SFVU_PROFILE")) std::fprintf(stderr, "prof: enc %.3f ground %.3f qa %.3f bwd %.3f opt %.3f\n", pt1-pt0, pt2-pt1, pt3-pt2, pt4-pt3, steady_seconds()-pt4);
     ++st.step;
 
     if (st.total_steps == 0 && st.step == calibration) {
@@ -305,13 +331,25 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     }
     const int64_t every = o.validate_every > 0 ? o.validate_every
                                                : std::max<int64_t>(1, (st.total_steps > 0 ? st.total_steps : 1000) / 8);
+    // The progress line shows running means (over about the last 50 steps): one video's
+    // losses swing with its content.
+    const double a = 1.0 / double(std::min<int64_t>(st.step - step_at_start, 50));
+    auto smooth = [a](double& mean, double value) { mean += a * (value - mean); };
+    smooth(mean_loss, loss.item<double>());
+    smooth(mean_qa, qa_value);
+    smooth(mean_parts.saliency, parts.saliency);
+    smooth(mean_parts.rank, parts.rank);
+    smooth(mean_parts.focal, parts.focal);
+    smooth(mean_parts.l1, parts.l1);
+    smooth(mean_parts.giou, parts.giou);
+    smooth(mean_parts.align, parts.align);
     TrainProgress tp;
     tp.stage = "train";
     tp.step = st.step;
     tp.total_steps = st.total_steps;
-    tp.loss = loss.item<double>();
-    tp.qa_loss = qa_value;
-    tp.parts = parts;
+    tp.loss = mean_loss;
+    tp.qa_loss = mean_qa;
+    tp.parts = mean_parts;
     tp.lr = lr;
     tp.gate = model->detail_gate();
     tp.elapsed_seconds = elapsed();

@@ -91,6 +91,35 @@ TEST(SlowFastFusion, WrongInputWidthIsAUsageError) {
   EXPECT_THROW(f->forward(in), UsageError);
 }
 
+TEST(TemporalConvBlock, MixesOnlyStepsWithinHalfTheKernel) {
+  torch::manual_seed(3);
+  TemporalConvBlock block(16, 5);
+  torch::Tensor a = torch::randn({2, 20, 16}), b = a.clone();
+  b[0][10] = torch::randn({16});
+  torch::Tensor ya = block->forward(a), yb = block->forward(b);
+  EXPECT_EQ(ya.sizes(), a.sizes());
+  for (int64_t t = 0; t < 20; ++t) {
+    const bool reached = t >= 8 && t <= 12;
+    EXPECT_EQ(torch::allclose(ya[0][t], yb[0][t]), !reached) << "step " << t;
+  }
+  EXPECT_TRUE(torch::allclose(ya[1], yb[1]));  // rows do not mix
+}
+
+TEST(FusionConfig, TemporalConvolutionKeyIsOptionalOddAndRoundTrips) {
+  FusionConfig c = small_config();
+  EXPECT_EQ(c.conv_kernel, 9);
+  EXPECT_EQ(FusionConfig::from_json(c.to_json(), "x").conv_kernel, 9);
+  nlohmann::json old = c.to_json();
+  old.erase("conv_kernel");
+  EXPECT_EQ(FusionConfig::from_json(old, "x").conv_kernel, 0);  // written before it existed
+  nlohmann::json even = c.to_json();
+  even["conv_kernel"] = 4;
+  EXPECT_THROW(FusionConfig::from_json(even, "x"), FormatError);
+  c.conv_kernel = 0;
+  SlowFastFusion f(c);  // the older shape still builds and runs
+  EXPECT_EQ(f->forward(input(8, 2, 1, 3)).sizes(), (std::vector<int64_t>{1, 8, 16}));
+}
+
 TEST(WordTokenizer, SortedVocabularyWithSpecialIds) {
   WordTokenizer t = WordTokenizer::from_texts({"The red square moves LEFT.", "the blue circle"});
   EXPECT_EQ(t.words(), (std::vector<std::string>{"blue", "circle", "left", "moves", "red", "square", "the"}));

@@ -203,6 +203,24 @@ TEST(LearnedModel, AFewStepsLowerTheLossOnOneVideo) {
   expect_few_steps_lower_loss(*m, step_loss);
 }
 
+TEST(LearnedModel, AFewStepsLowerTheQaLossWithTheVideoFusedOncePerQuestion) {
+  auto m = tiny_model();
+  m->train();
+  const std::vector<std::string> questions = {"what colour", "which way"};
+  const std::vector<std::vector<std::string>> options = {{"red", "square", "left"}, {"left", "red"}};
+  auto step_loss = [&] {
+    torch::Tensor s = m->qa_scores(tiny_video(*m), questions, options);
+    EXPECT_EQ(s.sizes(), (std::vector<int64_t>{5}));
+    auto ce = [](const torch::Tensor& x, int64_t k) {
+      return torch::nn::functional::cross_entropy(x.unsqueeze(0), torch::tensor({k}, torch::kInt64));
+    };
+    return ce(s.slice(0, 0, 3), 0) + ce(s.slice(0, 3, 5), 0);
+  };
+  expect_few_steps_lower_loss(*m, step_loss);
+  EXPECT_THROW(m->qa_scores(tiny_video(*m), questions, {{"red", "left"}}), UsageError);
+  EXPECT_THROW(m->qa_scores(tiny_video(*m), {"what colour"}, {{"red"}}), UsageError);
+}
+
 TEST(LearnedHead, AnswersThroughTheVideoHeadInterface) {
   auto m = tiny_model();
   m->eval();
@@ -251,7 +269,7 @@ TEST(LearnedModel, AFeatureModelHasNoBackboneAndRoundTrips) {
   EXPECT_TRUE(torch::allclose(a.logits, b.logits));
   EXPECT_EQ(t1, tiny_feature_video().fast_seconds);
   EXPECT_THROW(m->encode_text({"a query"}), UsageError);
-  EXPECT_THROW(m->qa_scores(tiny_feature_video(), text), UsageError);
+  EXPECT_THROW(m->qa_scores(tiny_feature_video(), {"which?"}, {{"a", "b"}}), UsageError);
   EXPECT_THROW(m->bundle(dir), UsageError);
   // Through the head: per-clip saliency and moments inside the video.
   GroundingResult g = LearnedHead(loaded).ground(tiny_feature_video(), text);

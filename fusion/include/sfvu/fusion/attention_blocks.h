@@ -48,6 +48,21 @@ class SelfAttentionBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SelfAttentionBlock);
 
+/// Residual depthwise temporal convolution (Note [Temporal convolution] in slowfast_fusion.h):
+/// x += proj(gelu(conv_k(ln(x)))), the convolution per channel along the timeline.
+class TemporalConvBlockImpl : public torch::nn::Module {
+ public:
+  TemporalConvBlockImpl(int d_model, int kernel);
+  /// x: [B, T, D] -> [B, T, D].
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  torch::nn::LayerNorm norm{nullptr};
+  torch::nn::Conv1d conv{nullptr};
+  torch::nn::Linear proj{nullptr};
+};
+TORCH_MODULE(TemporalConvBlock);
+
 /// Additive attention mask [B, 1, 1, Tk] from a bool key mask [B, Tk] (true = attend).
 torch::Tensor additive_key_mask(const torch::Tensor& key_mask, torch::Dtype dtype);
 

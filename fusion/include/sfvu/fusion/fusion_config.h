@@ -16,7 +16,10 @@ struct FusionConfig {
   int d_model = 128;
   int num_heads = 4;
   int temporal_layers = 2;  ///< self-attention layers over the timeline before the text enters
-  int post_layers = 1;      ///< self-attention layers over the text-conditioned timeline
+  int post_layers = 2;      ///< self-attention layers over the text-conditioned timeline
+  /// Each post layer is preceded by a depthwise temporal convolution of this many steps
+  /// (Note [Temporal convolution]); 0: none (configs written before it had none).
+  int conv_kernel = 9;
   int mlp_ratio = 2;
   int time_frequencies = 16;  ///< sinusoidal time features per sin/cos (periods 0.25 s .. 512 s)
   double dropout = 0.0;  // short CPU runs underfit long before they overfit

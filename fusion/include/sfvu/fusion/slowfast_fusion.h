@@ -9,7 +9,8 @@
 // i.e. instruction-aware detail: the words look for what they mention in each slow frame.
 // Every timestep t then reads the text as seen in its nearest slow frame:
 //   h_t = timeline_t + crossattn(timeline_t -> detail_{f(t)})
-// and post_layers of self-attention spread that along the timeline (boundaries, motion).
+// and post_layers of self-attention spread that along the timeline (boundaries, motion),
+// each after a temporal convolution (Note [Temporal convolution]).
 // Before that, when the steps' own tokens are given, each text (its mean token) attends the
 // tokens of every step (step_match): a direct text-to-region match per step, so "the yellow
 // triangle" finds where in the frame a yellow triangle is at each step without having to be
@@ -19,8 +20,16 @@
 // shows it. The text-to-slow attention runs every text's tokens as queries of one batch row
 // per slow frame, so slow keys/values are projected once for all texts.
 //
+// Note [Temporal convolution]
+// Motion is a difference over time of where the queried thing is, and a boundary a change
+// between neighbouring steps: both are local in time and specific to the text, so they can
+// only be computed after the text has entered. Self-attention can learn such differences but
+// slowly; a depthwise convolution over conv_kernel steps (about 1 s at 8 fps) gives every
+// channel a learned local filter along the timeline directly, the way ActionFormer-style
+// localisers mix convolutions with attention. One runs before each post layer.
+//
 // The ablations use the same module: slow-only makes the slow frames the timeline too,
-// fast-only lets the text look for detail in the fast tokens.
+// fast-only lets the text look for detail in the fast tokens (at the slow rate).
 #pragma once
 
 #include <torch/torch.h>
@@ -55,7 +64,7 @@ class SlowFastFusionImpl : public torch::nn::Module {
   torch::nn::LayerNorm timeline_norm{nullptr}, slow_norm{nullptr}, text_norm{nullptr}, step_norm{nullptr};
   torch::nn::Linear step_proj{nullptr};
   CrossAttentionBlock step_match{nullptr};
-  torch::nn::ModuleList temporal{nullptr}, post{nullptr};
+  torch::nn::ModuleList temporal{nullptr}, post{nullptr}, post_conv{nullptr};
   CrossAttentionBlock detail{nullptr}, condition{nullptr};
 };
 TORCH_MODULE(SlowFastFusion);

@@ -53,15 +53,20 @@ class GroundingHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GroundingHead);
 
-/// Multiple choice: each option's fused timeline -> one score (attention + max pooling, MLP).
+/// Multiple choice (Note [Question-fused QA] in learned_model.cpp): the video fused with the
+/// question is pooled (attention + max pooling) into one vector; each option's text (question +
+/// option, mean token) is scored against it by an MLP over [video, option, video * option].
 class QaHeadImpl : public torch::nn::Module {
  public:
-  explicit QaHeadImpl(int d_model);
-  torch::Tensor forward(const torch::Tensor& fused);  ///< [B, T, D] -> [B] scores
+  QaHeadImpl(int d_model, int text_dim);
+  /// fused [Q, T, D] (one row per question) -> [Q, D].
+  torch::Tensor pool(const torch::Tensor& fused);
+  /// pooled [N, D] (each option's question row), options [N, text_dim] -> [N] scores.
+  torch::Tensor score(const torch::Tensor& pooled, const torch::Tensor& options);
 
  private:
-  torch::nn::LayerNorm norm{nullptr};
-  torch::nn::Linear attention{nullptr}, hidden{nullptr}, out{nullptr};
+  torch::nn::LayerNorm norm{nullptr}, option_norm{nullptr};
+  torch::nn::Linear attention{nullptr}, hidden{nullptr}, option_proj{nullptr}, score_hidden{nullptr}, out{nullptr};
 };
 TORCH_MODULE(QaHead);
 

@@ -148,10 +148,14 @@ class LearnedModelImpl : public torch::nn::Module {
   torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
   GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
-  /// [T, h, w, D] (mean token) and each text (mean token), CLIP-style (scaled cosine + bias).
+  /// [T, h, w, D] and each text (mean token), CLIP-style (scaled cosine + bias), the frame's
+  /// score being its best-matching token's.
   torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text);
-  /// [B]; UsageError for a feature model (no QA head: the layout has no option features).
-  torch::Tensor qa_scores(const VideoFeatures& video, const TextBatch& options_text);
+  /// Note [Question-fused QA]: the scores of every option of every question, concatenated in
+  /// order ([sum of option counts]). UsageError for a feature model (no QA head: the layout
+  /// has no option features).
+  torch::Tensor qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
+                          const std::vector<std::vector<std::string>>& options);
 
  private:
   LearnedModelConfig config_;
