@@ -9,7 +9,7 @@ MINUTES=${MINUTES:-20}
 SFVU="$BUILD/apps/sfvu"
 WORK="$BUILD/synth-model"
 mkdir -p "$WORK"
-[ -f "$WORK/train/annotations.jsonl" ] || "$SFVU" synth --out "$WORK/train" --videos 240 --seed 1 --extra-queries
+[ -f "$WORK/train/annotations.jsonl" ] || "$SFVU" synth --out "$WORK/train" --videos 1000 --seed 1 --extra-queries
 [ -f "$WORK/val/annotations.jsonl" ] || "$SFVU" synth --out "$WORK/val" --videos 40 --seed 2
 [ -f "$WORK/demo/annotations.jsonl" ] || "$SFVU" synth --out "$WORK/demo" --videos 1 --seed 3
 rm -rf "$WORK/model"

@@ -95,7 +95,7 @@ int bench_ablation(const Args& args) {
   desc.add_options()("work", po::value<std::string>()->default_value("ablation"), "folder for splits and models")
       ("minutes", po::value<double>()->default_value(d.minutes), "training budget per model")
       ("pathways", po::value<std::string>()->default_value("slowfast,slow,fast"), "settings to train, comma-separated")
-      ("train-videos", po::value<int64_t>()->default_value(240), "training split size")
+      ("train-videos", po::value<int64_t>()->default_value(1000), "training split size")
       ("val-videos", po::value<int64_t>()->default_value(40), "validation split size")
       ("test-videos", po::value<int64_t>()->default_value(60), "test split size")
       ("seeds", po::value<std::string>()->default_value("1,2,3"), "train,val,test seeds (all different)");

@@ -5,8 +5,6 @@
 #include <fstream>
 #include <numeric>
 #include <random>
-#include <cstdio>
-#include <cstdlib>
 
 #include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
@@ -290,10 +288,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     for (auto& group : optimizer.param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 
-    const double pt0 = steady_seconds();
     VideoFeatures f = features_of(*model, v);
-    const double pt1 = steady_seconds();
-    double pt2 = pt1;
     torch::Tensor loss = torch::zeros({});
     LossParts parts;
     if (!v.queries.empty()) {
@@ -309,17 +304,13 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
         parts.align = align.item<double>();
         loss = loss + align;
       }
-      pt2 = steady_seconds();
     }
     double qa_value = 0;
     if (!v.qa.empty()) loss = loss + o.qa_weight * qa_loss(*model, f, v, &qa_value);
-    const double pt3 = steady_seconds();
     optimizer.zero_grad();
     loss.backward();
-    const double pt4 = steady_seconds();
     torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
     optimizer.step();
-    if (std::getenv("SFVU_PROFILE")) std::fprintf(stderr, "prof: enc %.3f ground %.3f qa %.3f bwd %.3f opt %.3f\n", pt1-pt0, pt2-pt1, pt3-pt2, pt4-pt3, steady_seconds()-pt4);
     ++st.step;
 
     if (st.total_steps == 0 && st.step == calibration) {
