@@ -33,8 +33,6 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-}  // namespace
-
 // Note [Training allocator]
 // Every step allocates and frees the same few hundred MB of activations and gradients. With
 // glibc's defaults, blocks above the (dynamic) mmap threshold are mapped and unmapped each
@@ -46,6 +44,8 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 * 1024 * 1024);
 }
+
+}  // namespace
 
 int cmd_train(const Args& args) {
   keep_freed_memory();
