@@ -73,6 +73,7 @@ int cmd_train(const Args& args) {
       ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
       ("layers", po::value<int>()->default_value(d.layers), "scratch backbone layers (each tower)")
       ("patch", po::value<int>()->default_value(d.patch_size), "scratch backbone patch size")
+      ("stem", po::value<std::string>()->default_value(d.stem), "scratch backbone stem: conv | patch")
       ("fast-size", po::value<int>()->default_value(d.fast_input_size), "fast pathway input size (px)")
       ("d-model", po::value<int>()->default_value(d.d_model), "fusion width")
       ("torch-threads", po::value<int>()->default_value(0), "torch threads (0 = one per core)")
@@ -105,6 +106,7 @@ int cmd_train(const Args& args) {
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();
+  o.stem = vm["stem"].as<std::string>();
   o.fast_input_size = vm["fast-size"].as<int>();
   o.d_model = vm["d-model"].as<int>();
   if (!(o.minutes > 0) && o.steps <= 0) throw UsageError("train: give --minutes > 0 or --steps > 0");

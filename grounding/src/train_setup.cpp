@@ -13,12 +13,16 @@ namespace {
 
 // The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
 LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
+  if (o.stem != "conv" && o.stem != "patch") throw UsageError("--stem must be 'conv' or 'patch', not '" + o.stem + "'");
+  if (o.stem == "conv" && (o.patch_size < 2 || (o.patch_size & (o.patch_size - 1)) != 0))
+    throw UsageError("--stem conv needs a power-of-two --patch, not " + std::to_string(o.patch_size));
   LearnedModelConfig c;
   c.pathways = o.pathways;
   c.tokenizer = "word";
   auto& v = c.backbone.vision;
   v.image_size = size - size % o.patch_size;
   v.patch_size = o.patch_size;
+  v.stem = o.stem;
   v.hidden_size = o.hidden_size;
   v.intermediate_size = 2 * o.hidden_size;
   v.num_hidden_layers = o.layers;

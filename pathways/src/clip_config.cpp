@@ -40,6 +40,11 @@ ClipVisionConfig vision_from(const json& j, const std::string& where) {
   if (v.patch_size <= 0 || v.image_size % v.patch_size != 0)
     throw FormatError(where + ": image_size " + std::to_string(v.image_size) + " is not a multiple of patch_size " +
                       std::to_string(v.patch_size));
+  read_json_field(j, "stem", v.stem, where);
+  if (v.stem != "patch" && v.stem != "conv")
+    throw FormatError(where + ": stem '" + v.stem + "' is neither 'patch' nor 'conv'");
+  if (v.stem == "conv" && (v.patch_size < 2 || (v.patch_size & (v.patch_size - 1)) != 0))
+    throw FormatError(where + ": a conv stem needs a power-of-two patch_size, not " + std::to_string(v.patch_size));
   return v;
 }
 
@@ -129,6 +134,7 @@ std::string ClipConfig::to_json_text() const {
   v["num_channels"] = vision.num_channels;
   v["image_size"] = vision.image_size;
   v["patch_size"] = vision.patch_size;
+  if (vision.stem != "patch") v["stem"] = vision.stem;
   json t = shape_json(text);
   t["vocab_size"] = text.vocab_size;
   t["max_position_embeddings"] = text.max_position_embeddings;

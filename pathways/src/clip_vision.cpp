@@ -4,16 +4,53 @@ namespace sfvu::pathways {
 
 namespace F = torch::nn::functional;
 
+// Note [Convolutional stem]
+// CLIP cuts a frame into patch_size-square patches and projects each with one linear map. For
+// a ViT trained from scratch on little data that stem is the hard part to learn: a 2-px white
+// dot must be found by a 192-weight filter per channel at any of 64 offsets. Xiao et al.
+// ("Early convolutions help transformers see better", 2021) replace it with a few 3x3 stride-2
+// convolutions and a 1x1 projection at about the same cost, and the ViT then trains faster and
+// less sensitively to the optimiser. stem "conv" does that: log2(patch_size) convolutions
+// doubling the channels up to hidden_size (hidden_size / 2^(k-1) first, at least 8), GELU after
+// each, then a 1x1 to hidden_size; the grid, CLS and positions are exactly those of "patch".
 ClipVisionEmbeddingsImpl::ClipVisionEmbeddingsImpl(const ClipVisionConfig& c)
     : config_(c),
       class_embedding(register_parameter("class_embedding", torch::zeros({c.hidden_size}))),
-      patch_embedding(register_module(
-          "patch_embedding",
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size)
-                                .stride(c.patch_size)
-                                .bias(false)))),
       position_embedding(
-          register_module("position_embedding", torch::nn::Embedding(c.grid() * c.grid() + 1, c.hidden_size))) {}
+          register_module("position_embedding", torch::nn::Embedding(c.grid() * c.grid() + 1, c.hidden_size))) {
+  if (c.stem != "conv") {
+    patch_embedding = register_module(
+        "patch_embedding", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size)
+                                                 .stride(c.patch_size)
+                                                 .bias(false)));
+    return;
+  }
+  int convs = 0;
+  while ((1 << convs) < c.patch_size) ++convs;
+  stem = register_module("stem", torch::nn::ModuleList());
+  int in = c.num_channels;
+  for (int i = 0; i < convs; ++i) {
+    const int out = std::max(8, c.hidden_size >> (convs - 1 - i));
+    stem->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(2).padding(1)));
+    in = out;
+  }
+  stem->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, c.hidden_size, 1).bias(false)));
+}
+
+torch::Tensor ClipVisionEmbeddingsImpl::embed_patches(const torch::Tensor& pixels) {
+  if (patch_embedding) {
+    const torch::Tensor& w = patch_embedding->weight;
+    return patch_embedding(pixels.to(w.device(), w.scalar_type()));
+  }
+  const torch::Tensor& w = class_embedding;
+  torch::Tensor x = pixels.to(w.device(), w.scalar_type());
+  const size_t n = stem->size();
+  for (size_t i = 0; i < n; ++i) {
+    x = stem[i]->as<torch::nn::Conv2d>()->forward(x);
+    if (i + 1 < n) x = torch::gelu(x);
+  }
+  return x;
+}
 
 torch::Tensor ClipVisionEmbeddingsImpl::position_table(int64_t gh, int64_t gw) {
   const torch::Tensor& table = position_embedding->weight;  // [1 + g*g, D]
@@ -29,8 +66,7 @@ torch::Tensor ClipVisionEmbeddingsImpl::position_table(int64_t gh, int64_t gw) {
 }
 
 torch::Tensor ClipVisionEmbeddingsImpl::forward(const torch::Tensor& pixels, int64_t* grid_h, int64_t* grid_w) {
-  const torch::Tensor& w = patch_embedding->weight;
-  torch::Tensor x = patch_embedding(pixels.to(w.device(), w.scalar_type()));  // [B, D, gh, gw]
+  torch::Tensor x = embed_patches(pixels);  // [B, D, gh, gw]
   const int64_t B = x.size(0), D = x.size(1), gh = x.size(2), gw = x.size(3);
   x = x.flatten(2).transpose(1, 2);  // [B, gh*gw, D], patches row-major (y, then x)
   x = torch::cat({class_embedding.view({1, 1, D}).expand({B, 1, D}), x}, 1);

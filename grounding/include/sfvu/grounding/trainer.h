@@ -51,6 +51,7 @@ struct TrainOptions {
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
   // The from-scratch backbone (ignored with clip:DIR).
   int hidden_size = 64, layers = 2, heads = 4, patch_size = 8;
+  std::string stem = "patch";  ///< "patch" or "conv" (Note [Convolutional stem])
   int fast_input_size = 32;  ///< fast pathway input (px); slow runs at the videos' size
   int d_model = 128;
 };

@@ -36,6 +36,10 @@ struct ClipVisionConfig : EncoderShape {
   int num_channels = 3;
   int image_size = 224;
   int patch_size = 32;
+  /// Note [Convolutional stem]: "patch" (CLIP's one strided patch convolution, every Hugging
+  /// Face checkpoint) or "conv" (log2(patch_size) 3x3 stride-2 convolutions and a 1x1, for
+  /// models trained from scratch; patch_size a power of two). Key "stem", written only if "conv".
+  std::string stem = "patch";
   int grid() const { return image_size / patch_size; }  ///< patches per side at image_size
 };
 

@@ -57,9 +57,11 @@ class ClipVisionEmbeddingsImpl : public torch::nn::Module {
 
  private:
   torch::Tensor position_table(int64_t gh, int64_t gw);
+  torch::Tensor embed_patches(const torch::Tensor& pixels);  ///< [B, C, H, W] -> [B, D, gh, gw]
   ClipVisionConfig config_;
   torch::Tensor class_embedding;
-  torch::nn::Conv2d patch_embedding{nullptr};
+  torch::nn::Conv2d patch_embedding{nullptr};  // stem "patch"
+  torch::nn::ModuleList stem{nullptr};         // stem "conv": 3x3 stride-2 convolutions, then a 1x1
   torch::nn::Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(ClipVisionEmbeddings);
