@@ -297,7 +297,11 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
 // seen, and each option's text (question + option, through the text tower) is compared with
 // it. Options then differ where they should, in one small head, instead of each steering a
 // whole fused timeline that must learn to compare a word with the video; and a question with
-// four options costs one fusion, not four.
+// four options costs one fusion, not four. The text tower reads the option alone: the question
+// is already in the fused video, and the mean token of "question + option" differs between
+// options by one word in a dozen, which left a from-scratch text tower's options nearly
+// identical. That alone did not lift a from-scratch model's QA loss off ln 4 in 20-minute CPU
+// runs (README, "Where the synthetic benchmark stands"), but it removes one confound.
 torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
                                           const std::vector<std::vector<std::string>>& options) {
   if (!qa_head) throw UsageError("a model trained on pre-extracted features answers no multiple-choice question");
@@ -308,7 +312,7 @@ torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const std:
   for (size_t q = 0; q < questions.size(); ++q) {
     if (options[q].size() < 2) throw UsageError("a question needs at least two options: " + questions[q]);
     for (const auto& o : options[q]) {
-      texts.push_back(qa_option_text(questions[q], o));
+      texts.push_back(config_.qa_option_text == "option" ? o : qa_option_text(questions[q], o));
       row.push_back(int64_t(q));
     }
   }

@@ -2,6 +2,7 @@
 // naming the tensor, and a few optimisation steps that must lower the loss.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -18,11 +19,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LearnedModelConfig tiny_config(int64_t vocab) {
+LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch") {
   LearnedModelConfig c;
   auto& v = c.backbone.vision;
   v.image_size = 32;
   v.patch_size = 8;
+  v.stem = stem;
   v.hidden_size = 16;
   v.intermediate_size = 32;
   v.num_hidden_layers = 1;
@@ -42,11 +44,11 @@ LearnedModelConfig tiny_config(int64_t vocab) {
   return c;
 }
 
-std::shared_ptr<LearnedModelImpl> tiny_model() {
+std::shared_ptr<LearnedModelImpl> tiny_model(const std::string& stem = "patch") {
   torch::manual_seed(0);
   auto words = std::make_shared<const fusion::WordTokenizer>(
       fusion::WordTokenizer::from_texts({"the red square moves left", "what colour"}));
-  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size()), words, nullptr);
+  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size(), stem), words, nullptr);
 }
 
 // A video whose frames brighten inside [2, 3) s.
@@ -137,6 +139,67 @@ TEST(LearnedModel, SaveLoadRoundTripGivesTheSameAnswers) {
   EXPECT_TRUE(torch::allclose(a.logits, b.logits));
   EXPECT_TRUE(torch::allclose(a.saliency, b.saliency));
   EXPECT_EQ(loaded->config().to_json(), m->config().to_json());
+}
+
+TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
+  // Note [Convolutional stem]: three 3x3 stride-2 convolutions and a 1x1 for patch 8, the
+  // same token grid as the patch stem at every input size.
+  auto m = tiny_model("conv");
+  m->eval();
+  std::vector<std::string> names;
+  for (const auto& p : m->named_parameters()) names.push_back(p.key());
+  auto has = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) != names.end(); };
+  EXPECT_TRUE(has("backbone.vision_model.embeddings.stem.0.weight"));
+  EXPECT_TRUE(has("backbone.vision_model.embeddings.stem.3.weight"));
+  EXPECT_FALSE(has("backbone.vision_model.embeddings.stem.4.weight"));
+  EXPECT_FALSE(has("backbone.vision_model.embeddings.patch_embedding.weight"));
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  auto p = tiny_model("patch");
+  p->eval();
+  VideoFeatures w = tiny_video(*p);
+  EXPECT_EQ(v.slow.sizes(), w.slow.sizes());
+  EXPECT_EQ(v.fast.sizes(), w.fast.sizes());
+  const std::string dir = test::scratch_dir("learned_model_conv_stem");
+  m->save(dir);
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_EQ(loaded->config().backbone.vision.stem, "conv");
+  std::vector<double> t1, t2;
+  GroundingOutput a = m->ground(v, m->encode_text({"the red square"}), &t1);
+  GroundingOutput b = loaded->ground(tiny_video(*loaded), loaded->encode_text({"the red square"}), &t2);
+  EXPECT_TRUE(torch::allclose(a.logits, b.logits));
+}
+
+TEST(LearnedModel, StemKeyIsCheckedAndWrittenOnlyWhenConv) {
+  pathways::ClipConfig c;
+  EXPECT_EQ(nlohmann::json::parse(c.to_json_text())["vision_config"].count("stem"), 0u);  // HF configs unchanged
+  c.vision.stem = "conv";
+  c.vision.image_size = 32;
+  c.vision.patch_size = 8;
+  EXPECT_EQ(pathways::ClipConfig::from_json_text(c.to_json_text(), "x").vision.stem, "conv");
+  nlohmann::json j = nlohmann::json::parse(c.to_json_text());
+  j["vision_config"]["stem"] = "resnet";
+  test::expect_error<FormatError>([&] { pathways::ClipConfig::from_json_text(j.dump(), "cfg.json"); },
+                                  {"cfg.json", "stem", "resnet"});
+  j["vision_config"]["stem"] = "conv";
+  j["vision_config"]["patch_size"] = 4;
+  j["vision_config"]["image_size"] = 12;
+  EXPECT_NO_THROW(pathways::ClipConfig::from_json_text(j.dump(), "cfg.json"));
+  j["vision_config"]["patch_size"] = 6;
+  test::expect_error<FormatError>([&] { pathways::ClipConfig::from_json_text(j.dump(), "cfg.json"); },
+                                  {"cfg.json", "power-of-two", "6"});
+}
+
+TEST(LearnedModel, QaOptionTextIsVersionedInTheConfig) {
+  auto m = tiny_model();
+  nlohmann::json j = m->config().to_json();
+  EXPECT_EQ(j["qa"]["option_text"], "option");
+  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").qa_option_text, "option");
+  j.erase("qa");  // written before the option was read alone
+  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").qa_option_text, "question_option");
+  j["qa"] = {{"option_text", "answer"}};
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, "config.json"); },
+                                  {"config.json", "option_text", "answer"});
 }
 
 TEST(LearnedModel, CheckpointWithAWrongShapeNamesTheTensor) {

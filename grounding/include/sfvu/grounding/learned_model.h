@@ -79,6 +79,10 @@ struct LearnedModelConfig {
   pathways::SlowFastOptions slowfast;
   fusion::FusionConfig fusion;
   GroundingHeadConfig grounding;
+  /// What the text tower reads of a QA option (Note [Question-fused QA]): "option" (the option
+  /// alone) or "question_option" (question + " " + option: models whose config.json has no
+  /// "qa" object, written before the option was read alone).
+  std::string qa_option_text = "option";
   double clip_seconds = 2.0;
   double nms_iou = 0.7;
   int64_t max_moments = 10;
