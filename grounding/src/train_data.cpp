@@ -195,4 +195,34 @@ void load_split_features(TrainSplit& split, const FeatureReader& reader, const P
       progress);
 }
 
+TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds) {
+  if (v.features || (!v.slow_frames.defined() && !v.fast_frames.defined()))
+    throw UsageError("crop_for_training: " + v.vid + " has no decoded frames to crop");
+  if (!(length_seconds > 0)) throw UsageError("crop_for_training: the crop length must be positive");
+  const double end_seconds = start_seconds + length_seconds;
+  TrainVideo c;
+  c.vid = v.vid;
+  c.path = v.path;
+  c.duration_seconds = v.duration_seconds;
+  auto pick = [&](const torch::Tensor& frames, const std::vector<double>& seconds, torch::Tensor& out_frames,
+                  std::vector<double>& out_seconds) {
+    if (!frames.defined()) return;
+    std::vector<int64_t> kept;
+    for (size_t i = 0; i < seconds.size(); ++i)
+      if (seconds[i] >= start_seconds && seconds[i] < end_seconds) {
+        kept.push_back(int64_t(i));
+        out_seconds.push_back(seconds[i]);
+      }
+    out_frames = frames.index_select(0, torch::tensor(kept, torch::kInt64));
+  };
+  pick(v.slow_frames, v.slow_seconds, c.slow_frames, c.slow_seconds);
+  pick(v.fast_frames, v.fast_seconds, c.fast_frames, c.fast_seconds);
+  for (const auto& q : v.queries) {
+    bool inside = !q.windows.empty();
+    for (const auto& w : q.windows) inside = inside && w.start_seconds >= start_seconds && w.end_seconds <= end_seconds;
+    if (inside) c.queries.push_back(q);
+  }
+  return c;
+}
+
 }  // namespace sfvu::grounding

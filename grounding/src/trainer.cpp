@@ -77,6 +77,34 @@ TextBatch queries_of(LearnedModelImpl& model, const TrainVideo& v) {
   return model.encode_text(texts);
 }
 
+// Note [Training crops]
+// A from-scratch backbone on two cores is starved of updates: one step runs it over every
+// frame of a 20-40 s video (about 300 fast and 35 slow frames), so a 20-minute run makes ~2000
+// updates while its training loss is still falling. With --crop-seconds S, three steps in four
+// see only the frames of an S-second span that holds one of the video's queries (drawn at
+// random, the span placed at random around it), and learn from the queries whose windows lie
+// wholly inside; timestamps stay absolute, so the time features and windows mean what they
+// mean on whole videos. Every fourth step is the whole video, with its multiple-choice
+// questions (a question may be about a moment outside any crop) and the negatives far from
+// the event. Videos without frames (feature splits, a frozen CLIP's cached tokens) are not
+// cropped: the backbone, the cost being cut, does not run on them.
+bool pick_crop(const TrainVideo& v, double length, uint64_t seed, int64_t step, TrainVideo& out) {
+  if (v.features || v.queries.empty() || v.duration_seconds <= length) return false;
+  std::mt19937_64 rng(seed * 7919 + uint64_t(step) * 104729 + 17);
+  const TrainQuery& q = v.queries[std::uniform_int_distribution<size_t>(0, v.queries.size() - 1)(rng)];
+  double first = v.duration_seconds, last = 0;
+  for (const auto& w : q.windows) {
+    first = std::min(first, w.start_seconds);
+    last = std::max(last, w.end_seconds);
+  }
+  if (q.windows.empty() || last - first > length) return false;
+  const double lo = std::max(0.0, last - length), hi = std::min(first, v.duration_seconds - length);
+  const double start = hi > lo ? std::uniform_real_distribution<double>(lo, hi)(rng) : std::max(0.0, std::min(lo, hi));
+  out = crop_for_training(v, start, length);
+  return !out.queries.empty() && (!out.slow_frames.defined() || out.slow_frames.size(0) > 0) &&
+         (!out.fast_frames.defined() || out.fast_frames.size(0) > 0);
+}
+
 // Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
 torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, const TextBatch& text,
                              const std::vector<std::vector<Window>>& windows) {
@@ -163,6 +191,8 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
 TrainReport train(const TrainOptions& o, const std::function<bool(const TrainProgress&)>& progress) {
   const double t_start = steady_seconds();
   if (o.out_dir.empty()) throw UsageError("train: no output folder");
+  if (o.crop_seconds != 0 && !(o.crop_seconds >= 4))
+    throw UsageError("--crop-seconds must be 0 (whole videos) or at least 4, not " + std::to_string(o.crop_seconds));
   if (o.init != "scratch" && o.init.rfind("clip:", 0) != 0)
     throw UsageError("--init must be 'scratch' or 'clip:DIR', not '" + o.init + "'");
   auto report = [&](TrainProgress p) {
@@ -245,7 +275,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   };
   auto training_info = [&] {
     return json{{"data", o.data_dir}, {"val", o.val_dir}, {"features", o.features_dir}, {"init", o.init}, {"seed", o.seed},
-                {"steps", st.step}, {"lr", o.lr}, {"best_step", st.best_step},
+                {"steps", st.step}, {"lr", o.lr}, {"crop_seconds", o.crop_seconds}, {"best_step", st.best_step},
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
   auto run_validation = [&] {
@@ -278,7 +308,11 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       std::shuffle(order.begin(), order.end(), rng);
       order_epoch = epoch;
     }
-    const TrainVideo& v = train_split.videos[size_t(order[size_t(st.step % n)])];
+    const TrainVideo* picked = &train_split.videos[size_t(order[size_t(st.step % n)])];
+    TrainVideo cropped;
+    if (o.crop_seconds > 0 && st.step % 4 != 0 && pick_crop(*picked, o.crop_seconds, o.seed, st.step, cropped))
+      picked = &cropped;
+    const TrainVideo& v = *picked;
     // Schedule: linear warmup, cosine to 0 (the total is known after calibration).
     const int64_t total_for_lr = st.total_steps > 0 ? st.total_steps : std::max<int64_t>(calibration * 50, 1000);
     const double warm = std::max(1.0, o.warmup_fraction * double(total_for_lr));
@@ -327,7 +361,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     const double a = 1.0 / double(std::min<int64_t>(st.step - step_at_start, 50));
     auto smooth = [a](double& mean, double value) { mean += a * (value - mean); };
     smooth(mean_loss, loss.item<double>());
-    smooth(mean_qa, qa_value);
+    if (!v.qa.empty()) smooth(mean_qa, qa_value);  // crop steps have none (Note [Training crops])
     smooth(mean_parts.saliency, parts.saliency);
     smooth(mean_parts.rank, parts.rank);
     smooth(mean_parts.focal, parts.focal);

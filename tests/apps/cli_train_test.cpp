@@ -81,6 +81,20 @@ TEST_F(TrainCli, RefusesToOverwriteAModelAndNamesAMissingSplit) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+TEST_F(TrainCli, TrainsOnCropsAndRefusesATooShortOne) {
+  // Note [Training crops]: the 20-22 s videos are cropped to 6 s on three steps in four.
+  const std::string out = dir_ + "/cropped";
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
+                    " --steps 4 --crop-seconds 6" + kTiny);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json config = json::parse(test::read_text_file(out + "/config.json"));
+  EXPECT_EQ(config["training"]["crop_seconds"], 6.0);
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/crop2") +
+               " --steps 1 --crop-seconds 2" + kTiny);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--crop-seconds"), std::string::npos) << r.err;
+}
+
 TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {
   const std::string out = dir_ + "/from_clip";
   auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +

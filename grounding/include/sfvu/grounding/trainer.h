@@ -49,6 +49,10 @@ struct TrainOptions {
   double qa_weight = 1.0;
   uint64_t seed = 0;
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
+  /// Note [Training crops]: > 0 trains three steps in four on a crop of this many seconds
+  /// around one query (videos with frames only); 0 = whole videos every step. 12 s: on the
+  /// synthetic benchmark it lifted test R1@0.5/0.7 from 26.7/15.0 to 44.4/35.0 (README).
+  double crop_seconds = 12;
   // The from-scratch backbone (ignored with clip:DIR).
   int hidden_size = 64, layers = 2, heads = 4, patch_size = 8;
   std::string stem = "patch";  ///< "patch" or "conv" (Note [Convolutional stem])

@@ -1,0 +1,58 @@
+// Note [Training crops]: a crop keeps the frames inside its span with their absolute
+// timestamps, only the queries wholly inside, and no multiple-choice question.
+#include <gtest/gtest.h>
+
+#include "sfvu/base/error.h"
+#include "sfvu/grounding/learned_model.h"
+#include "sfvu/grounding/train_data.h"
+
+namespace sfvu::grounding {
+namespace {
+
+TrainVideo ten_second_video() {
+  TrainVideo v;
+  v.vid = "v";
+  v.duration_seconds = 10;
+  for (int i = 0; i < 10; ++i) v.slow_seconds.push_back(i + 0.5);
+  for (int i = 0; i < 40; ++i) v.fast_seconds.push_back(i * 0.25 + 0.125);
+  // Each frame's pixels hold its index, so the test can see which frames were kept.
+  v.slow_frames = torch::arange(10, torch::kUInt8).reshape({10, 1, 1, 1}).expand({10, 2, 2, 3}).contiguous();
+  v.fast_frames = torch::arange(40, torch::kUInt8).reshape({40, 1, 1, 1}).expand({40, 2, 2, 3}).contiguous();
+  v.queries = {{1, "inside", "motion", {{3.0, 5.0}}, {}},
+               {2, "straddles", "detail", {{5.5, 8.0}}, {}},
+               {3, "two windows, one outside", "short", {{2.5, 3.0}, {8.5, 9.0}}, {}},
+               {4, "at the edges", "short", {{2.0, 6.0}}, {}}};
+  v.qa = {{"q", "which way?", "motion", {"left", "right"}, 0}};
+  return v;
+}
+
+TEST(TrainingCrop, KeepsTheFramesAndQueriesInsideTheSpan) {
+  TrainVideo c = crop_for_training(ten_second_video(), 2.0, 4.0);  // [2, 6)
+  EXPECT_EQ(c.vid, "v");
+  EXPECT_EQ(c.duration_seconds, 10);
+  EXPECT_EQ(c.slow_seconds, (std::vector<double>{2.5, 3.5, 4.5, 5.5}));
+  ASSERT_EQ(c.slow_frames.size(0), 4);
+  EXPECT_EQ(c.slow_frames[0][0][0][0].item<int>(), 2);
+  EXPECT_EQ(c.slow_frames[3][1][1][2].item<int>(), 5);
+  ASSERT_EQ(c.fast_frames.size(0), 16);
+  EXPECT_DOUBLE_EQ(c.fast_seconds.front(), 2.125);
+  EXPECT_DOUBLE_EQ(c.fast_seconds.back(), 5.875);
+  EXPECT_EQ(c.fast_frames[0][0][0][0].item<int>(), 8);
+  ASSERT_EQ(c.queries.size(), 2u);
+  EXPECT_EQ(c.queries[0].qid, 1);
+  EXPECT_EQ(c.queries[1].qid, 4);
+  EXPECT_DOUBLE_EQ(c.queries[0].windows[0].start_seconds, 3.0);  // absolute, not shifted
+  EXPECT_TRUE(c.qa.empty());
+}
+
+TEST(TrainingCrop, RefusesWhatCannotBeCropped) {
+  TrainVideo v = ten_second_video();
+  EXPECT_THROW(crop_for_training(v, 0, 0), UsageError);
+  v.features = std::make_shared<VideoFeatures>();
+  EXPECT_THROW(crop_for_training(v, 0, 4), UsageError);
+  TrainVideo empty;
+  EXPECT_THROW(crop_for_training(empty, 0, 4), UsageError);
+}
+
+}  // namespace
+}  // namespace sfvu::grounding
