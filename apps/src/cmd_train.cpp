@@ -70,6 +70,7 @@ int cmd_train(const Args& args) {
       ("lr", po::value<double>()->default_value(d.lr), "peak learning rate (AdamW)")
       ("weight-decay", po::value<double>()->default_value(d.weight_decay), "AdamW weight decay")
       ("validate-every", po::value<int64_t>()->default_value(d.validate_every), "steps between validations (0 = ~8 per run)")
+      ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
       ("crop-seconds", po::value<double>()->default_value(d.crop_seconds),
        "train 3 steps in 4 on a crop this long around one query (0 = whole videos; Note [Training crops])")
       ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
@@ -106,6 +107,8 @@ int cmd_train(const Args& args) {
   o.weight_decay = vm["weight-decay"].as<double>();
   o.validate_every = vm["validate-every"].as<int64_t>();
   o.crop_seconds = vm["crop-seconds"].as<double>();
+  o.qa_weight = vm["qa-weight"].as<double>();
+  if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();

@@ -275,7 +275,8 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   };
   auto training_info = [&] {
     return json{{"data", o.data_dir}, {"val", o.val_dir}, {"features", o.features_dir}, {"init", o.init}, {"seed", o.seed},
-                {"steps", st.step}, {"lr", o.lr}, {"crop_seconds", o.crop_seconds}, {"best_step", st.best_step},
+                {"steps", st.step}, {"lr", o.lr}, {"crop_seconds", o.crop_seconds}, {"qa_weight", o.qa_weight},
+                {"best_step", st.best_step},
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
   auto run_validation = [&] {
