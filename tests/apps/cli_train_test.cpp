@@ -81,7 +81,7 @@ TEST_F(TrainCli, RefusesToOverwriteAModelAndNamesAMissingSplit) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
-TEST_F(TrainCli, TrainsOnCropsAndRefusesATooShortOne) {
+TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   // Note [Training crops]: the 20-22 s videos are cropped to 6 s on three steps in four.
   const std::string out = dir_ + "/cropped";
   auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
@@ -93,6 +93,10 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesATooShortOne) {
                " --steps 1 --crop-seconds 2" + kTiny);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--crop-seconds"), std::string::npos) << r.err;
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/qa_weight") +
+               " --steps 1 --qa-weight -1" + kTiny);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--qa-weight"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {
