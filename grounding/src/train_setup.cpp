@@ -13,9 +13,8 @@ namespace {
 
 // The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
 LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
-  if (o.stem != "conv" && o.stem != "patch") throw UsageError("--stem must be 'conv' or 'patch', not '" + o.stem + "'");
-  if (o.stem == "conv" && (o.patch_size < 2 || (o.patch_size & (o.patch_size - 1)) != 0))
-    throw UsageError("--stem conv needs a power-of-two --patch, not " + std::to_string(o.patch_size));
+  if (std::string problem = pathways::stem_problem(o.stem, o.patch_size); !problem.empty())
+    throw UsageError("--stem / --patch: " + problem);
   LearnedModelConfig c;
   c.pathways = o.pathways;
   c.tokenizer = "word";

@@ -99,7 +99,8 @@ bool pick_crop(const TrainVideo& v, double length, uint64_t seed, int64_t step, 
   }
   if (q.windows.empty() || last - first > length) return false;
   const double lo = std::max(0.0, last - length), hi = std::min(first, v.duration_seconds - length);
-  const double start = hi > lo ? std::uniform_real_distribution<double>(lo, hi)(rng) : std::max(0.0, std::min(lo, hi));
+  // lo <= hi: the span fits (last - first <= length < duration).
+  const double start = hi > lo ? std::uniform_real_distribution<double>(lo, hi)(rng) : lo;
   out = crop_for_training(v, start, length);
   return !out.queries.empty() && (!out.slow_frames.defined() || out.slow_frames.size(0) > 0) &&
          (!out.fast_frames.defined() || out.fast_frames.size(0) > 0);

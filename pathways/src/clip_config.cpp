@@ -29,6 +29,13 @@ void read_encoder_shape(const json& j, EncoderShape& e, const std::string& where
                       " is not divisible by num_attention_heads " + std::to_string(e.num_attention_heads));
 }
 
+std::string stem_problem(const std::string& stem, int patch_size) {
+  if (stem != "patch" && stem != "conv") return "stem '" + stem + "' is neither 'patch' nor 'conv'";
+  if (stem == "conv" && (patch_size < 2 || (patch_size & (patch_size - 1)) != 0))
+    return "a conv stem needs a power-of-two patch_size, not " + std::to_string(patch_size);
+  return "";
+}
+
 namespace {
 
 ClipVisionConfig vision_from(const json& j, const std::string& where) {
@@ -41,10 +48,7 @@ ClipVisionConfig vision_from(const json& j, const std::string& where) {
     throw FormatError(where + ": image_size " + std::to_string(v.image_size) + " is not a multiple of patch_size " +
                       std::to_string(v.patch_size));
   read_json_field(j, "stem", v.stem, where);
-  if (v.stem != "patch" && v.stem != "conv")
-    throw FormatError(where + ": stem '" + v.stem + "' is neither 'patch' nor 'conv'");
-  if (v.stem == "conv" && (v.patch_size < 2 || (v.patch_size & (v.patch_size - 1)) != 0))
-    throw FormatError(where + ": a conv stem needs a power-of-two patch_size, not " + std::to_string(v.patch_size));
+  if (std::string problem = stem_problem(v.stem, v.patch_size); !problem.empty()) throw FormatError(where + ": " + problem);
   return v;
 }
 

@@ -97,6 +97,10 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                " --steps 1 --qa-weight -1" + kTiny);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--qa-weight"), std::string::npos) << r.err;
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/stem") +
+               " --steps 1 --stem resnet" + kTiny);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("resnet"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {

@@ -43,6 +43,10 @@ struct ClipVisionConfig : EncoderShape {
   int grid() const { return image_size / patch_size; }  ///< patches per side at image_size
 };
 
+/// What is wrong with `stem` for `patch_size` (Note [Convolutional stem]), or "" when nothing:
+/// a config file reports it as a FormatError, `sfvu train` as a UsageError.
+std::string stem_problem(const std::string& stem, int patch_size);
+
 struct ClipTextConfig : EncoderShape {
   ClipTextConfig() {  // transformers' text defaults differ from the vision ones here
     hidden_size = 512;
