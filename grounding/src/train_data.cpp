@@ -1,5 +1,6 @@
 #include "sfvu/grounding/train_data.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -204,16 +205,14 @@ TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double l
   c.vid = v.vid;
   c.path = v.path;
   c.duration_seconds = v.duration_seconds;
+  // Frame times increase, so the span is one run of frames: a view, no copy.
   auto pick = [&](const torch::Tensor& frames, const std::vector<double>& seconds, torch::Tensor& out_frames,
                   std::vector<double>& out_seconds) {
     if (!frames.defined()) return;
-    std::vector<int64_t> kept;
-    for (size_t i = 0; i < seconds.size(); ++i)
-      if (seconds[i] >= start_seconds && seconds[i] < end_seconds) {
-        kept.push_back(int64_t(i));
-        out_seconds.push_back(seconds[i]);
-      }
-    out_frames = frames.index_select(0, torch::tensor(kept, torch::kInt64));
+    const auto first = std::lower_bound(seconds.begin(), seconds.end(), start_seconds);
+    const auto last = std::lower_bound(first, seconds.end(), end_seconds);
+    out_seconds.assign(first, last);
+    out_frames = frames.narrow(0, first - seconds.begin(), last - first);
   };
   pick(v.slow_frames, v.slow_seconds, c.slow_frames, c.slow_seconds);
   pick(v.fast_frames, v.fast_seconds, c.fast_frames, c.fast_seconds);

@@ -78,8 +78,9 @@ void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options,
                   const pathways::ClipVisionConfig& vision, const ProgressCallback& progress = {});
 
 /// Note [Training crops] (trainer.cpp): the part of a decoded video whose frames lie in
-/// [start, start + length), frames keeping their timestamps (the model's time features and the
-/// windows stay absolute), with the queries whose every window lies inside it. Multiple-choice
+/// [start, start + length) (views of its frame tensors, no copy), frames keeping their
+/// timestamps (the model's time features and the windows stay absolute), with the queries
+/// whose every window lies inside it. Multiple-choice
 /// questions are dropped (what they ask about may be outside). Throws UsageError for a video
 /// without frames (a feature split or a frozen backbone's cached tokens) or length <= 0.
 TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds);
