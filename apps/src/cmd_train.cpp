@@ -71,6 +71,10 @@ int cmd_train(const Args& args) {
       ("weight-decay", po::value<double>()->default_value(d.weight_decay), "AdamW weight decay")
       ("validate-every", po::value<int64_t>()->default_value(d.validate_every), "steps between validations (0 = ~8 per run)")
       ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
+      ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
+      ("qa-scoring", po::value<std::string>()->default_value(d.qa_scoring),
+       "option: each 'question option' text fused with the video like a query; question: the video fused with the "
+       "question, options compared with it")
       ("crop-seconds", po::value<double>()->default_value(d.crop_seconds),
        "train 3 steps in 4 on a crop this long around one query (0 = whole videos; Note [Training crops])")
       ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
@@ -109,6 +113,8 @@ int cmd_train(const Args& args) {
   o.crop_seconds = vm["crop-seconds"].as<double>();
   o.qa_weight = vm["qa-weight"].as<double>();
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
+  o.qa_scoring = vm["qa-scoring"].as<std::string>();
+  o.detail_probe = vm.count("detail-probe") > 0;
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();
@@ -135,10 +141,10 @@ int cmd_train(const Args& args) {
     } else if (p.stage == "train") {
       if (p.elapsed_seconds - last_print > 10 || p.step == p.total_steps) {
         std::fprintf(stderr,
-                     "train: step %lld/%lld loss %.3f (sal %.3f rank %.3f focal %.3f l1 %.3f giou %.3f align %.3f qa %.3f) lr %.2e "
+                     "train: step %lld/%lld loss %.3f (sal %.3f rank %.3f focal %.3f l1 %.3f giou %.3f align %.3f probe %.3f qa %.3f) lr %.2e "
                      "gate %.3f | %s elapsed, ETA %s\n",
                      (long long)p.step, (long long)p.total_steps, p.loss, p.parts.saliency, p.parts.rank, p.parts.focal,
-                     p.parts.l1, p.parts.giou, p.parts.align, p.qa_loss, p.lr, p.gate, clock_text(p.elapsed_seconds).c_str(),
+                     p.parts.l1, p.parts.giou, p.parts.align, p.parts.probe, p.qa_loss, p.lr, p.gate, clock_text(p.elapsed_seconds).c_str(),
                      p.total_steps ? clock_text(p.eta_seconds).c_str() : "?");
         last_print = p.elapsed_seconds;
       }

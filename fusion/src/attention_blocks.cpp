@@ -16,11 +16,12 @@ CrossAttentionBlockImpl::CrossAttentionBlockImpl(int d_model, int num_heads, int
 }
 
 torch::Tensor CrossAttentionBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
-                                               const torch::Tensor& context_mask) {
+                                               const torch::Tensor& context_mask, torch::Tensor* attended) {
   // x [B, Tq, D], context [B, Tk, D]
   torch::Tensor mask = context_mask.defined() ? additive_key_mask(context_mask, x.scalar_type()) : torch::Tensor();
   torch::Tensor a = cross_attn->forward(norm_q->forward(x), norm_kv->forward(context), mask);
   a = torch::dropout(a, dropout_, is_training());
+  if (attended) *attended = a;
   torch::Tensor g = gated_ ? torch::tanh(gate) : torch::Tensor();
   torch::Tensor h = gated_ ? x + g * a : x + a;
   torch::Tensor m = torch::dropout(mlp->forward(norm_mlp->forward(h)), dropout_, is_training());

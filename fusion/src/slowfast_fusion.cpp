@@ -32,6 +32,7 @@ SlowFastFusionImpl::SlowFastFusionImpl(const FusionConfig& c)
     step_proj = register_module("step_proj", torch::nn::Linear(c.timeline_token_dim, c.d_model));
     step_match = register_module("step_match", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, false, c.dropout));
   }
+  if (c.detail_probe) probe = register_module("detail_probe", torch::nn::Linear(c.d_model, 1));
   for (int i = 0; i < c.temporal_layers; ++i)
     temporal->push_back(SelfAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, c.dropout));
   for (int i = 0; i < c.post_layers; ++i) {
@@ -46,7 +47,7 @@ torch::Tensor nearest_indices(const torch::Tensor& timeline_seconds, const torch
   return d.argmin(1);
 }
 
-torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in) {
+torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in, torch::Tensor* detail_logits) {
   const auto& c = config_;
   if (in.timeline.dim() != 2 || in.timeline.size(1) != c.timeline_dim)
     throw UsageError("fusion: timeline must be [T, " + std::to_string(c.timeline_dim) + "]");
@@ -73,7 +74,14 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in) {
   // queries [Ts, B*L, D] against [Ts, P, D] -> detail [B, Ts, L, D].
   torch::Tensor text = text_proj->forward(text_norm->forward(in.text));
   torch::Tensor queries = text.reshape({1, B * L, c.d_model}).expand({Ts, B * L, c.d_model});
-  torch::Tensor detailed = detail->forward(queries, slow);                        // [Ts, B*L, D]
+  torch::Tensor attended;
+  torch::Tensor detailed = detail->forward(queries, slow, {}, probe ? &attended : nullptr);  // [Ts, B*L, D]
+  if (probe && detail_logits) {
+    // Note [Detail probe]: mean over each text's real tokens of the ungated attention output.
+    torch::Tensor m = in.text_mask.to(attended.scalar_type()).reshape({1, B, L, 1});
+    torch::Tensor mean = (attended.reshape({Ts, B, L, c.d_model}) * m).sum(2) / m.sum(2).clamp_min(1);  // [Ts, B, D]
+    *detail_logits = probe->forward(mean).squeeze(-1).transpose(0, 1);  // [B, Ts]
+  }
   detailed = detailed.reshape({Ts, B, L, c.d_model}).permute({1, 0, 2, 3});       // [B, Ts, L, D]
 
   // Each text's mean token attends every step's own tokens: [T, B, D] against [T, Pt, D].

@@ -36,7 +36,7 @@ GroundingOutput GroundingHeadImpl::forward(const torch::Tensor& fused, const std
   if (static_cast<int64_t>(times.size()) != T) throw UsageError("grounding head: times and timeline differ in length");
   GroundingOutput o;
   o.step_seconds = median_step(times);
-  o.saliency = saliency->forward(fused).squeeze(-1);
+  o.saliency = saliency_logits(fused);
   std::vector<torch::Tensor> logits, starts, ends;
   torch::Tensor level = fused;  // [B, Tl, D]
   std::vector<double> level_times = times;
@@ -65,14 +65,16 @@ GroundingOutput GroundingHeadImpl::forward(const torch::Tensor& fused, const std
   return o;
 }
 
-QaHeadImpl::QaHeadImpl(int d, int text_dim)
+QaHeadImpl::QaHeadImpl(int d, int text_dim, bool option_fused)
     : norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})))),
-      option_norm(register_module("option_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({text_dim})))),
       attention(register_module("attention", torch::nn::Linear(d, 1))),
       hidden(register_module("hidden", torch::nn::Linear(2 * d, d))),
-      option_proj(register_module("option_proj", torch::nn::Linear(text_dim, d))),
-      score_hidden(register_module("score_hidden", torch::nn::Linear(3 * d, d))),
-      out(register_module("out", torch::nn::Linear(d, 1))) {}
+      out(register_module("out", torch::nn::Linear(d, 1))) {
+  if (option_fused) return;
+  option_norm = register_module("option_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({text_dim})));
+  option_proj = register_module("option_proj", torch::nn::Linear(text_dim, d));
+  score_hidden = register_module("score_hidden", torch::nn::Linear(3 * d, d));
+}
 
 torch::Tensor QaHeadImpl::pool(const torch::Tensor& fused) {
   torch::Tensor x = norm->forward(fused);                              // [Q, T, D]
@@ -82,9 +84,15 @@ torch::Tensor QaHeadImpl::pool(const torch::Tensor& fused) {
 }
 
 torch::Tensor QaHeadImpl::score(const torch::Tensor& pooled, const torch::Tensor& options) {
+  if (!option_proj) throw UsageError("QA head: an option-fused head scores fused options (option_score)");
   torch::Tensor o = option_proj->forward(option_norm->forward(options));  // [N, D]
   torch::Tensor z = torch::cat({pooled, o, pooled * o}, 1);
   return out->forward(torch::gelu(score_hidden->forward(z))).squeeze(-1);
+}
+
+torch::Tensor QaHeadImpl::option_score(const torch::Tensor& fused) {
+  if (option_proj) throw UsageError("QA head: a question-fused head scores options against the question (score)");
+  return out->forward(torch::gelu(pool(fused))).squeeze(-1);
 }
 
 std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double duration, double nms_iou,

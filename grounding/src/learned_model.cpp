@@ -95,7 +95,8 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
   processor_ = pathways::ClipImageProcessor::for_size(config_.backbone.vision.image_size);
   fusion = register_module("fusion", fusion::SlowFastFusion(config_.fusion));
   grounding_head = register_module("grounding_head", GroundingHead(config_.grounding));
-  qa_head = register_module("qa_head", QaHead(config_.fusion.d_model, config_.fusion.text_dim));
+  qa_head = register_module("qa_head",
+                            QaHead(config_.fusion.d_model, config_.fusion.text_dim, config_.qa_scoring == "option"));
   const int align_dim = config_.fusion.d_model / 2;
   align_frame = register_module("align_frame", torch::nn::Linear(config_.backbone.vision.hidden_size, align_dim));
   align_text = register_module("align_text", torch::nn::Linear(config_.backbone.text.hidden_size, align_dim));
@@ -216,7 +217,8 @@ VideoFeatures LearnedModelImpl::from_tokens(const pathways::VideoTokens& tokens)
   return {tokens.slow, tokens.fast, tokens.slow_pts_seconds, tokens.fast_pts_seconds, tokens.duration_seconds};
 }
 
-torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& text, std::vector<double>* times) {
+torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& text, std::vector<double>* times,
+                                     DetailProbe* probe) {
   const auto device = text.features.device();
   auto seconds = [](const std::vector<double>& t) { return torch::tensor(t, torch::kFloat64); };
   auto [fh, fw] = config_.reads_features() ? std::pair{1, 1} : token_grid(config_.slowfast.fast, config_.backbone.vision);
@@ -246,6 +248,7 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
   if (need_slow) {
     in.slow = v.slow.reshape({v.slow.size(0), -1, v.slow.size(3)}).to(device);
     in.slow_seconds = seconds(v.slow_seconds);
+    if (probe) probe->seconds = v.slow_seconds;
   } else {
     // Fast-only: the text looks for detail in the fast frames at the slow pathway's rate, so
     // the ablation differs from slow+fast in resolution only (and costs what it does).
@@ -260,12 +263,14 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
     torch::Tensor frames = v.fast.index_select(0, torch::tensor(picked, torch::kInt64).to(v.fast.device()));
     in.slow = frames.reshape({frames.size(0), -1, frames.size(3)}).to(device);
     in.slow_seconds = seconds(picked_seconds);
+    if (probe) probe->seconds = picked_seconds;
   }
-  return fusion->forward(in);
+  return fusion->forward(in, probe ? &probe->logits : nullptr);
 }
 
-GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times) {
-  torch::Tensor fused = fuse(video, text, times);
+GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
+                                         DetailProbe* probe) {
+  torch::Tensor fused = fuse(video, text, times, probe);
   return grounding_head->forward(fused, *times);
 }
 
@@ -291,17 +296,26 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
   return align_scale.exp() * std::get<0>(sim.max(2)) + align_bias;  // [B, T]
 }
 
+// Note [Option-fused QA]
+// Each option is asked the way a grounding query is: its text ("question option", e.g. "which
+// way does the red square move? left") is fused with the video like a query, and its score is
+// the peak of the grounding head's saliency over the timeline plus a small head over the pooled
+// fused timeline. Telling options apart is then the question grounding answers ("does this
+// happen here?"), with the same fusion and the same saliency the grounding annotations train,
+// rather than a second skill (describing what was seen in a vector that an option's word must
+// match) learned from the few multiple-choice questions alone. A question with four options
+// costs four texts in one batched fusion (`sfvu train --qa-scoring option`). Measured on the
+// synthetic benchmark (20-minute CPU run, README): the QA loss stayed at ln 4 here too (test
+// accuracy 32.5 %) while whole-video steps cost more, so question-fused stays the default.
+//
 // Note [Question-fused QA]
 // The video is fused once per question (not once per option): the question says what to look
 // at ("which way does the green triangle move?"), the pooled fused timeline holds what was
 // seen, and each option's text (question + option, through the text tower) is compared with
-// it. Options then differ where they should, in one small head, instead of each steering a
-// whole fused timeline that must learn to compare a word with the video; and a question with
-// four options costs one fusion, not four. The text tower reads the option alone: the question
-// is already in the fused video, and the mean token of "question + option" differs between
+// it. A question with four options costs one fusion, not four. With qa.option_text "option" the
+// text tower reads the option alone: the mean token of "question + option" differs between
 // options by one word in a dozen, which left a from-scratch text tower's options nearly
-// identical. That alone did not lift a from-scratch model's QA loss off ln 4 in 20-minute CPU
-// runs (README, "Where the synthetic benchmark stands"), but it removes one confound.
+// identical. Neither lifted a from-scratch model's QA loss off ln 4 in 20-minute CPU runs.
 torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
                                           const std::vector<std::vector<std::string>>& options) {
   if (!qa_head) throw UsageError("a model trained on pre-extracted features answers no multiple-choice question");
@@ -317,6 +331,11 @@ torch::Tensor LearnedModelImpl::qa_scores(const VideoFeatures& video, const std:
     }
   }
   std::vector<double> times;
+  if (config_.qa_scoring == "option") {
+    torch::Tensor fused = fuse(video, encode_text(texts), &times);  // [N, T, D]
+    torch::Tensor peak = std::get<0>(grounding_head->saliency_logits(fused).max(1));
+    return peak + qa_head->option_score(fused);
+  }
   torch::Tensor pooled = qa_head->pool(fuse(video, encode_text(questions), &times));  // [Q, D]
   TextBatch opt = encode_text(texts);
   torch::Tensor m = opt.mask.unsqueeze(-1).to(opt.features.scalar_type());

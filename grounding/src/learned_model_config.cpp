@@ -158,7 +158,7 @@ json LearnedModelConfig::to_json() const {
   }
   j["fusion"] = fusion.to_json();
   j["grounding"] = {{"levels", grounding.levels}};
-  if (!reads_features()) j["qa"] = {{"option_text", qa_option_text}};
+  if (!reads_features()) j["qa"] = {{"scoring", qa_scoring}, {"option_text", qa_option_text}};
   j["inference"] = {{"clip_seconds", clip_seconds}, {"nms_iou", nms_iou}, {"max_moments", max_moments}};
   if (!training.is_null()) j["training"] = training;
   return j;
@@ -199,11 +199,18 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
   c.fusion = fusion::FusionConfig::from_json(require(j, "fusion", where), where + " fusion");
   if (j.contains("grounding")) read_json_field(j["grounding"], "levels", c.grounding.levels, where + " grounding");
   c.grounding.d_model = c.fusion.d_model;
+  c.qa_scoring = "question";
   c.qa_option_text = "question_option";
   if (j.contains("qa")) {
+    read_json_field(j["qa"], "scoring", c.qa_scoring, where + " qa");
     read_json_field(j["qa"], "option_text", c.qa_option_text, where + " qa");
+    if (c.qa_scoring != "option" && c.qa_scoring != "question")
+      throw FormatError(where + ": qa.scoring must be 'option' or 'question', not '" + c.qa_scoring + "'");
     if (c.qa_option_text != "option" && c.qa_option_text != "question_option")
       throw FormatError(where + ": qa.option_text must be 'option' or 'question_option', not '" + c.qa_option_text + "'");
+    if (c.qa_scoring == "option" && c.qa_option_text != "question_option")
+      throw FormatError(where + ": qa.scoring 'option' fuses 'question option' texts (qa.option_text must be "
+                                "'question_option')");
   }
   if (j.contains("inference")) {
     read_json_field(j["inference"], "clip_seconds", c.clip_seconds, where + " inference");

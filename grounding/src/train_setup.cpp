@@ -11,6 +11,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// What every new model takes from the options, whatever its input.
+void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
+  c.fusion.d_model = o.d_model;
+  c.fusion.detail_probe = o.detail_probe;
+  if (c.reads_features()) return;  // no QA head
+  if (o.qa_scoring != "option" && o.qa_scoring != "question")
+    throw UsageError("--qa-scoring must be 'option' or 'question', not '" + o.qa_scoring + "'");
+  c.qa_scoring = o.qa_scoring;
+  c.qa_option_text = o.qa_scoring == "option" ? "question_option" : "option";
+}
+
 // The from-scratch model for a split whose videos are `size` px (the slow pathway's input).
 LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab_size) {
   if (std::string problem = pathways::stem_problem(o.stem, o.patch_size); !problem.empty())
@@ -40,7 +51,7 @@ LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab
   const int grid = v.image_size / o.patch_size;
   c.slowfast.slow = {1.0, 0, 0, grid / 2, grid / 2, false};
   c.slowfast.fast = {8.0, 0, o.fast_input_size, 4, 4, false};
-  c.fusion.d_model = o.d_model;
+  apply_head_options(o, c);
   return c;
 }
 
@@ -79,7 +90,7 @@ std::shared_ptr<LearnedModelImpl> new_model(const TrainOptions& o, const TrainSp
     c.features = FeatureReader::probe(split_layout(o, train_split.dir, o.feature_sources), first.vid,
                                       first.queries.front().qid, base);
     c.clip_seconds = o.feature_clip_seconds;
-    c.fusion.d_model = o.d_model;
+    apply_head_options(o, c);
     return std::make_shared<LearnedModelImpl>(c, nullptr, nullptr);
   }
   auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(train_split.texts()));
@@ -96,7 +107,7 @@ std::shared_ptr<LearnedModelImpl> new_model(const TrainOptions& o, const TrainSp
   c.backbone = clip.model->config();
   c.backbone_parts = clip.model->parts();
   c.backbone_frozen = true;
-  c.fusion.d_model = o.d_model;
+  apply_head_options(o, c);
   auto model = std::make_shared<LearnedModelImpl>(c, nullptr, clip.tokenizer);
   model->load_backbone(clip_dir);
   return model;

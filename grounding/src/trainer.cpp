@@ -106,19 +106,25 @@ bool pick_crop(const TrainVideo& v, double length, uint64_t seed, int64_t step, 
          (!out.fast_frames.defined() || out.fast_frames.size(0) > 0);
 }
 
+// BCE of per-text, per-frame logits [B, T] against "frame t lies inside a window of text b".
+torch::Tensor inside_window_loss(const torch::Tensor& logits, const std::vector<std::vector<Window>>& windows,
+                                 const std::vector<double>& times) {
+  std::vector<float> label(windows.size() * times.size(), 0.f);
+  for (size_t b = 0; b < windows.size(); ++b)
+    for (size_t t = 0; t < times.size(); ++t)
+      for (const auto& w : windows[b])
+        if (times[t] >= w.start_seconds && times[t] <= w.end_seconds) label[b * times.size() + t] = 1.f;
+  torch::Tensor target = torch::tensor(label).reshape(logits.sizes()).to(logits.device(), logits.scalar_type());
+  return torch::binary_cross_entropy_with_logits(logits, target);
+}
+
 // Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
 torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, const TextBatch& text,
                              const std::vector<std::vector<Window>>& windows) {
   torch::Tensor total = torch::zeros({});
   auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times) {
     if (!tokens.defined() || tokens.size(0) == 0) return;
-    torch::Tensor logits = model.align_logits(tokens, text);  // [B, T]
-    torch::Tensor label = torch::zeros_like(logits);
-    for (size_t b = 0; b < windows.size(); ++b)
-      for (size_t t = 0; t < times.size(); ++t)
-        for (const auto& w : windows[b])
-          if (times[t] >= w.start_seconds && times[t] <= w.end_seconds) label[int64_t(b)][int64_t(t)] = 1.0;
-    total = total + torch::binary_cross_entropy_with_logits(logits, label);
+    total = total + inside_window_loss(model.align_logits(tokens, text), windows, times);
   };
   one(f.fast, f.fast_seconds);
   one(f.slow, f.slow_seconds);
@@ -332,9 +338,15 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       for (const auto& q : v.queries) windows.push_back(q.windows);
       std::vector<double> times;
       TextBatch text = queries_of(*model, v);
-      GroundingOutput g = model->ground(f, text, &times);
+      DetailProbe probe;
+      GroundingOutput g = model->ground(f, text, &times, &probe);
       parts = grounding_loss(g, windows, times);
       loss = loss + parts.total;
+      if (probe.logits.defined()) {  // Note [Detail probe]
+        torch::Tensor p = inside_window_loss(probe.logits, windows, probe.seconds);
+        parts.probe = p.item<double>();
+        loss = loss + p;
+      }
       if (!model->config().reads_features()) {
         torch::Tensor align = alignment_loss(*model, f, text, windows);
         parts.align = align.item<double>();
@@ -370,6 +382,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     smooth(mean_parts.l1, parts.l1);
     smooth(mean_parts.giou, parts.giou);
     smooth(mean_parts.align, parts.align);
+    smooth(mean_parts.probe, parts.probe);
     TrainProgress tp;
     tp.stage = "train";
     tp.step = st.step;

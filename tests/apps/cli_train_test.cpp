@@ -89,6 +89,8 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json config = json::parse(test::read_text_file(out + "/config.json"));
   EXPECT_EQ(config["training"]["crop_seconds"], 6.0);
+  EXPECT_EQ(config["qa"]["scoring"], "question");  // the defaults
+  EXPECT_EQ(config["fusion"]["detail_probe"], false);
   r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/crop2") +
                " --steps 1 --crop-seconds 2" + kTiny);
   EXPECT_EQ(r.exit_code, 2);
@@ -101,6 +103,27 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                " --steps 1 --stem resnet" + kTiny);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("resnet"), std::string::npos) << r.err;
+  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/scoring") +
+               " --steps 1 --qa-scoring vote" + kTiny);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--qa-scoring"), std::string::npos) << r.err;
+}
+
+TEST_F(TrainCli, TrainsWithTheDetailProbeAndOptionFusedQa) {
+  // Note [Detail probe], Note [Option-fused QA]: recorded in config.json, and the folder answers.
+  const std::string out = dir_ + "/probe";
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
+                    " --steps 4 --crop-seconds 0 --detail-probe --qa-scoring option" + kTiny);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json config = json::parse(test::read_text_file(out + "/config.json"));
+  EXPECT_EQ(config["qa"]["scoring"], "option");
+  EXPECT_EQ(config["qa"]["option_text"], "question_option");
+  EXPECT_EQ(config["fusion"]["detail_probe"], true);
+  r = sfvu_cli("qa --model " + shell_quote(out) +
+               " --question 'what colour is the shape with the white dot?' --options 'red|green|blue|yellow' --no-cache -q " +
+               shell_quote(dir_ + "/val/videos/synth12_0000.mp4"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["probabilities"].size(), 4u);
 }
 
 TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {

@@ -120,6 +120,57 @@ TEST(FusionConfig, TemporalConvolutionKeyIsOptionalOddAndRoundTrips) {
   EXPECT_EQ(f->forward(input(8, 2, 1, 3)).sizes(), (std::vector<int64_t>{1, 8, 16}));
 }
 
+TEST(SlowFastFusion, DetailProbeTrainsTheSlowAttentionWhileTheGateIsClosed) {
+  // Note [Detail probe]: with the gate at 0 the fused output carries no gradient to the
+  // text->slow attention; the probe's logits do.
+  torch::manual_seed(4);
+  FusionConfig c = small_config();
+  c.detail_probe = true;
+  SlowFastFusion f(c);
+  FusionInput in = input(16, 3, 2, 4);
+  in.text_mask[1][3] = false;
+  torch::Tensor logits;
+  torch::Tensor out = f->forward(in, &logits);
+  ASSERT_TRUE(logits.defined());
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{2, 3}));
+  auto attention_grad = [&] {
+    double sum = 0;
+    for (auto& p : f->named_parameters())
+      if (p.key().rfind("detail.cross_attn.", 0) == 0 && p.value().grad().defined())
+        sum += p.value().grad().abs().sum().item<double>();
+    return sum;
+  };
+  out.sum().backward({}, /*retain_graph=*/true);
+  EXPECT_EQ(attention_grad(), 0.0);
+  logits.sum().backward();
+  EXPECT_GT(attention_grad(), 0.0);
+  // A padded token does not count: changing the text under it leaves row 1's logits alone.
+  torch::NoGradGuard no_grad;
+  FusionInput b = in;
+  b.text = in.text.clone();
+  b.text[1][3] = torch::randn({5});
+  torch::Tensor again;
+  f->forward(b, &again);
+  EXPECT_TRUE(torch::allclose(again[1], logits[1].detach(), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(again[0], logits[0].detach(), 1e-5, 1e-6));
+}
+
+TEST(FusionConfig, DetailProbeKeyIsOptionalAndRoundTrips) {
+  FusionConfig c = small_config();
+  EXPECT_FALSE(c.detail_probe);
+  c.detail_probe = true;
+  EXPECT_TRUE(FusionConfig::from_json(c.to_json(), "x").detail_probe);
+  nlohmann::json old = c.to_json();
+  old.erase("detail_probe");
+  FusionConfig before = FusionConfig::from_json(old, "x");  // written before the probe
+  EXPECT_FALSE(before.detail_probe);
+  SlowFastFusion f(before);
+  for (auto& p : f->named_parameters()) EXPECT_EQ(p.key().rfind("detail_probe", 0), std::string::npos) << p.key();
+  torch::Tensor logits;
+  EXPECT_EQ(f->forward(input(8, 2, 1, 3), &logits).sizes(), (std::vector<int64_t>{1, 8, 16}));
+  EXPECT_FALSE(logits.defined());
+}
+
 TEST(WordTokenizer, SortedVocabularyWithSpecialIds) {
   WordTokenizer t = WordTokenizer::from_texts({"The red square moves LEFT.", "the blue circle"});
   EXPECT_EQ(t.words(), (std::vector<std::string>{"blue", "circle", "left", "moves", "red", "square", "the"}));

@@ -11,6 +11,7 @@
 #include "sfvu/grounding/grounding_losses.h"
 #include "sfvu/grounding/learned_head.h"
 #include "sfvu/grounding/learned_model.h"
+#include "sfvu/pathways/json_fields.h"
 #include "support/test_support.h"
 
 using namespace sfvu;
@@ -19,8 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch") {
+LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch", const std::string& qa = "option") {
   LearnedModelConfig c;
+  c.qa_scoring = qa;
+  c.qa_option_text = qa == "option" ? "question_option" : "option";
+  c.fusion.detail_probe = true;
   auto& v = c.backbone.vision;
   v.image_size = 32;
   v.patch_size = 8;
@@ -44,11 +48,11 @@ LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch")
   return c;
 }
 
-std::shared_ptr<LearnedModelImpl> tiny_model(const std::string& stem = "patch") {
+std::shared_ptr<LearnedModelImpl> tiny_model(const std::string& stem = "patch", const std::string& qa = "option") {
   torch::manual_seed(0);
   auto words = std::make_shared<const fusion::WordTokenizer>(
       fusion::WordTokenizer::from_texts({"the red square moves left", "what colour"}));
-  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size(), stem), words, nullptr);
+  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size(), stem, qa), words, nullptr);
 }
 
 // A video whose frames brighten inside [2, 3) s.
@@ -190,16 +194,53 @@ TEST(LearnedModel, StemKeyIsCheckedAndWrittenOnlyWhenConv) {
                                   {"cfg.json", "power-of-two", "6"});
 }
 
-TEST(LearnedModel, QaOptionTextIsVersionedInTheConfig) {
+TEST(LearnedModel, QaScoringAndOptionTextAreVersionedInTheConfig) {
   auto m = tiny_model();
   nlohmann::json j = m->config().to_json();
-  EXPECT_EQ(j["qa"]["option_text"], "option");
-  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").qa_option_text, "option");
+  EXPECT_EQ(j["qa"]["scoring"], "option");
+  EXPECT_EQ(j["qa"]["option_text"], "question_option");
+  LearnedModelConfig c = LearnedModelConfig::from_json(j, "x");
+  EXPECT_EQ(c.qa_scoring, "option");
+  EXPECT_EQ(c.qa_option_text, "question_option");
+  j["qa"] = {{"option_text", "option"}};  // written before options were fused
+  c = LearnedModelConfig::from_json(j, "x");
+  EXPECT_EQ(c.qa_scoring, "question");
+  EXPECT_EQ(c.qa_option_text, "option");
   j.erase("qa");  // written before the option was read alone
-  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").qa_option_text, "question_option");
+  c = LearnedModelConfig::from_json(j, "x");
+  EXPECT_EQ(c.qa_scoring, "question");
+  EXPECT_EQ(c.qa_option_text, "question_option");
   j["qa"] = {{"option_text", "answer"}};
   test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, "config.json"); },
                                   {"config.json", "option_text", "answer"});
+  j["qa"] = {{"scoring", "vote"}};
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, "config.json"); },
+                                  {"config.json", "scoring", "vote"});
+  j["qa"] = {{"scoring", "option"}, {"option_text", "option"}};
+  test::expect_error<FormatError>([&] { LearnedModelConfig::from_json(j, "config.json"); },
+                                  {"config.json", "scoring", "question_option"});
+}
+
+TEST(LearnedModel, QuestionFusedModelsRoundTripWithTheirOwnQaHead) {
+  auto m = tiny_model("patch", "question");
+  m->eval();
+  const std::string dir = test::scratch_dir("learned_model_question_qa");
+  m->save(dir);
+  auto back = LearnedModelImpl::load(dir);
+  EXPECT_EQ(back->config().qa_scoring, "question");
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  torch::Tensor a = m->qa_scores(v, {"what colour"}, {{"red", "left"}});
+  torch::Tensor b = back->qa_scores(v, {"what colour"}, {{"red", "left"}});
+  EXPECT_TRUE(torch::allclose(a, b));
+  // An option-fused checkpoint has no option projection: declared question-fused, it names
+  // the tensors it lacks.
+  const std::string option_dir = test::scratch_dir("learned_model_option_qa");
+  tiny_model()->save(option_dir);
+  nlohmann::json j = pathways::read_json_file(option_dir + "/config.json");
+  j["qa"] = {{"scoring", "question"}, {"option_text", "option"}};
+  pathways::write_text_file_atomic(option_dir + "/config.json", j.dump(2));
+  test::expect_error<FormatError>([&] { LearnedModelImpl::load(option_dir); }, {"qa_head.option_proj"});
 }
 
 TEST(LearnedModel, CheckpointWithAWrongShapeNamesTheTensor) {
@@ -266,8 +307,21 @@ TEST(LearnedModel, AFewStepsLowerTheLossOnOneVideo) {
   expect_few_steps_lower_loss(*m, step_loss);
 }
 
-TEST(LearnedModel, AFewStepsLowerTheQaLossWithTheVideoFusedOncePerQuestion) {
+TEST(LearnedModel, DetailProbeGivesOneLogitPerTextAndDetailFrame) {
   auto m = tiny_model();
+  VideoFeatures v = tiny_video(*m);
+  DetailProbe probe;
+  std::vector<double> times;
+  m->ground(v, m->encode_text({"the red square", "what colour"}), &times, &probe);
+  EXPECT_EQ(probe.logits.sizes(), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(probe.seconds, v.slow_seconds);
+}
+
+// Both QA scorings (Note [Option-fused QA], Note [Question-fused QA]) learn.
+class QaScoring : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QaScoring, AFewStepsLowerTheQaLoss) {
+  auto m = tiny_model("patch", GetParam());
   m->train();
   const std::vector<std::string> questions = {"what colour", "which way"};
   const std::vector<std::vector<std::string>> options = {{"red", "square", "left"}, {"left", "red"}};
@@ -282,6 +336,21 @@ TEST(LearnedModel, AFewStepsLowerTheQaLossWithTheVideoFusedOncePerQuestion) {
   expect_few_steps_lower_loss(*m, step_loss);
   EXPECT_THROW(m->qa_scores(tiny_video(*m), questions, {{"red", "left"}}), UsageError);
   EXPECT_THROW(m->qa_scores(tiny_video(*m), {"what colour"}, {{"red"}}), UsageError);
+}
+
+INSTANTIATE_TEST_SUITE_P(LearnedModel, QaScoring, ::testing::Values("option", "question"));
+
+TEST(LearnedModel, OptionFusedQaScoresEachOptionLikeAGroundingQuery) {
+  // An option's score moves with the grounding saliency of its "question option" text.
+  auto m = tiny_model();
+  m->eval();
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  torch::Tensor before = m->qa_scores(v, {"what colour"}, {{"red", "left"}});
+  for (auto& p : m->named_parameters())
+    if (p.key() == "grounding_head.saliency.bias") p.value().add_(1.5);
+  torch::Tensor after = m->qa_scores(v, {"what colour"}, {{"red", "left"}});
+  EXPECT_TRUE(torch::allclose(after - before, torch::full({2}, 1.5), 1e-4, 1e-4));
 }
 
 TEST(LearnedHead, AnswersThroughTheVideoHeadInterface) {

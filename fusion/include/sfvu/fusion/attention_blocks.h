@@ -18,7 +18,9 @@ class CrossAttentionBlockImpl : public torch::nn::Module {
   CrossAttentionBlockImpl(int d_model, int num_heads, int mlp_ratio, bool gated, double dropout);
   /// x: [B, Tq, D]; context: [B, Tk, D]; context_mask: bool [B, Tk] (true = attend) or
   /// undefined. Returns [B, Tq, D].
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask = {});
+  /// `attended`, when given, receives attn(ln(x), context) before the gate.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& context_mask = {},
+                        torch::Tensor* attended = nullptr);
   /// tanh(gate), 1 when not gated.
   double gate_value() const;
 

@@ -23,6 +23,9 @@ struct FusionConfig {
   int mlp_ratio = 2;
   int time_frequencies = 16;  ///< sinusoidal time features per sin/cos (periods 0.25 s .. 512 s)
   double dropout = 0.0;  // short CPU runs underfit long before they overfit
+  /// A per-slow-frame probe on the ungated text->slow attention (Note [Detail probe]), trained
+  /// by a loss of its own; false in configs written before it.
+  bool detail_probe = false;
 
   nlohmann::json to_json() const;
   /// Reads the keys present over the defaults; throws FormatError naming `where` and the key.

@@ -43,6 +43,8 @@ class GroundingHeadImpl : public torch::nn::Module {
   /// fused [B, T, D]; times: the timeline's seconds (T values, increasing).
   GroundingOutput forward(const torch::Tensor& fused, const std::vector<double>& times);
   const GroundingHeadConfig& config() const { return config_; }
+  /// Per-step saliency logits alone: fused [B, T, D] -> [B, T].
+  torch::Tensor saliency_logits(const torch::Tensor& fused) { return saliency->forward(fused).squeeze(-1); }
 
  private:
   GroundingHeadConfig config_;
@@ -53,16 +55,21 @@ class GroundingHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GroundingHead);
 
-/// Multiple choice (Note [Question-fused QA] in learned_model.cpp): the video fused with the
-/// question is pooled (attention + max pooling) into one vector; each option's text (question +
-/// option, mean token) is scored against it by an MLP over [video, option, video * option].
+/// Multiple choice. With `option_fused` (Note [Option-fused QA] in learned_model.cpp) each
+/// option's fused timeline is pooled (attention + max pooling) and scored by an MLP
+/// (`option_score`, added to the grounding saliency's peak by the model). Otherwise (Note
+/// [Question-fused QA]) the video fused with the question is pooled into one vector (`pool`)
+/// and each option's text (mean token) is scored against it by an MLP over [video, option,
+/// video * option] (`score`).
 class QaHeadImpl : public torch::nn::Module {
  public:
-  QaHeadImpl(int d_model, int text_dim);
+  QaHeadImpl(int d_model, int text_dim, bool option_fused);
   /// fused [Q, T, D] (one row per question) -> [Q, D].
   torch::Tensor pool(const torch::Tensor& fused);
   /// pooled [N, D] (each option's question row), options [N, text_dim] -> [N] scores.
   torch::Tensor score(const torch::Tensor& pooled, const torch::Tensor& options);
+  /// Option-fused: fused [N, T, D] (one row per option) -> [N] scores.
+  torch::Tensor option_score(const torch::Tensor& fused);
 
  private:
   torch::nn::LayerNorm norm{nullptr}, option_norm{nullptr};

@@ -79,9 +79,14 @@ struct LearnedModelConfig {
   pathways::SlowFastOptions slowfast;
   fusion::FusionConfig fusion;
   GroundingHeadConfig grounding;
-  /// What the text tower reads of a QA option (Note [Question-fused QA]): "option" (the option
-  /// alone) or "question_option" (question + " " + option: models whose config.json has no
-  /// "qa" object, written before the option was read alone).
+  /// How QA scores an option: "option" (Note [Option-fused QA]: each option's "question +
+  /// option" text is fused with the video) or "question" (Note [Question-fused QA]: the video
+  /// fused with the question, each option's text compared with it; models whose config.json
+  /// has no "qa.scoring").
+  std::string qa_scoring = "question";
+  /// What the text tower reads of a QA option: "question_option" (question + " " + option) or,
+  /// for question-fused scoring only, "option" (the option alone). Models whose config.json has
+  /// no "qa" object were written with question_option.
   std::string qa_option_text = "option";
   double clip_seconds = 2.0;
   double nms_iou = 0.7;
@@ -104,6 +109,13 @@ struct VideoFeatures {
   torch::Tensor fast;  ///< [Tf, Hf, Wf, D] fast tokens
   std::vector<double> slow_seconds, fast_seconds;
   double duration_seconds = 0;
+};
+
+/// The fusion's detail probe (Note [Detail probe] in fusion/slowfast_fusion.h): one logit per
+/// text and detail frame, and those frames' times.
+struct DetailProbe {
+  torch::Tensor logits;  ///< [B, Ts]; undefined when the model has no probe
+  std::vector<double> seconds;
 };
 
 struct TextBatch {
@@ -149,13 +161,16 @@ class LearnedModelImpl : public torch::nn::Module {
   static VideoFeatures from_tokens(const pathways::VideoTokens& tokens);
 
   /// The fused timeline [B, T, D] for B texts, and the timeline's times.
-  torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
-  GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times);
+  torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
+                     DetailProbe* probe = nullptr);
+  GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
+                         DetailProbe* probe = nullptr);
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
   /// [T, h, w, D] and each text (mean token), CLIP-style (scaled cosine + bias), the frame's
   /// score being its best-matching token's.
   torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text);
-  /// Note [Question-fused QA]: the scores of every option of every question, concatenated in
+  /// The scores of every option of every question (Note [Option-fused QA] or Note
+  /// [Question-fused QA], as config().qa_scoring says), concatenated in
   /// order ([sum of option counts]). UsageError for a feature model (no QA head: the layout
   /// has no option features).
   torch::Tensor qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
