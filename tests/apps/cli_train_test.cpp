@@ -40,6 +40,11 @@ class TrainCli : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     summary_ = json::parse(r.out);
   }
+  // `sfvu train` on the training split into dir_/NAME with extra `flags`, the tiny shape.
+  static test::CommandResult train_tiny(const std::string& name, const std::string& flags) {
+    return sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/" + name) + " " +
+                    flags + kTiny);
+  }
   static std::string dir_;
   static json summary_;
 };
@@ -83,37 +88,27 @@ TEST_F(TrainCli, RefusesToOverwriteAModelAndNamesAMissingSplit) {
 
 TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   // Note [Training crops]: the 20-22 s videos are cropped to 6 s on three steps in four.
-  const std::string out = dir_ + "/cropped";
-  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
-                    " --steps 4 --crop-seconds 6" + kTiny);
+  auto r = train_tiny("cropped", "--steps 4 --crop-seconds 6");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json config = json::parse(test::read_text_file(out + "/config.json"));
+  json config = json::parse(test::read_text_file(dir_ + "/cropped/config.json"));
   EXPECT_EQ(config["training"]["crop_seconds"], 6.0);
   EXPECT_EQ(config["qa"]["scoring"], "question");  // the defaults
   EXPECT_EQ(config["fusion"]["detail_probe"], false);
-  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/crop2") +
-               " --steps 1 --crop-seconds 2" + kTiny);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--crop-seconds"), std::string::npos) << r.err;
-  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/qa_weight") +
-               " --steps 1 --qa-weight -1" + kTiny);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--qa-weight"), std::string::npos) << r.err;
-  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/stem") +
-               " --steps 1 --stem resnet" + kTiny);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("resnet"), std::string::npos) << r.err;
-  r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/scoring") +
-               " --steps 1 --qa-scoring vote" + kTiny);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--qa-scoring"), std::string::npos) << r.err;
+  const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
+                                                         {"--qa-weight -1", "--qa-weight"},
+                                                         {"--stem resnet", "resnet"},
+                                                         {"--qa-scoring vote", "--qa-scoring"}};
+  for (const auto& [flags, named] : refused) {
+    r = train_tiny("refused", std::string("--steps 1 ") + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(TrainCli, TrainsWithTheDetailProbeAndOptionFusedQa) {
   // Note [Detail probe], Note [Option-fused QA]: recorded in config.json, and the folder answers.
   const std::string out = dir_ + "/probe";
-  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(out) +
-                    " --steps 4 --crop-seconds 0 --detail-probe --qa-scoring option" + kTiny);
+  auto r = train_tiny("probe", "--steps 4 --crop-seconds 0 --detail-probe --qa-scoring option");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json config = json::parse(test::read_text_file(out + "/config.json"));
   EXPECT_EQ(config["qa"]["scoring"], "option");
