@@ -75,7 +75,7 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in, torch::Tensor* 
   torch::Tensor text = text_proj->forward(text_norm->forward(in.text));
   torch::Tensor queries = text.reshape({1, B * L, c.d_model}).expand({Ts, B * L, c.d_model});
   torch::Tensor attended;
-  torch::Tensor detailed = detail->forward(queries, slow, {}, probe ? &attended : nullptr);  // [Ts, B*L, D]
+  torch::Tensor detailed = detail->forward(queries, slow, {}, probe && detail_logits ? &attended : nullptr);  // [Ts, B*L, D]
   if (probe && detail_logits) {
     // Note [Detail probe]: mean over each text's real tokens of the ungated attention output.
     torch::Tensor m = in.text_mask.to(attended.scalar_type()).reshape({1, B, L, 1});

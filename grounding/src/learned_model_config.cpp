@@ -164,6 +164,10 @@ json LearnedModelConfig::to_json() const {
   return j;
 }
 
+std::string qa_scoring_problem(const std::string& scoring) {
+  return scoring == "option" || scoring == "question" ? "" : "must be 'option' or 'question', not '" + scoring + "'";
+}
+
 LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": expected a JSON object");
   std::string type;
@@ -204,8 +208,8 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
   if (j.contains("qa")) {
     read_json_field(j["qa"], "scoring", c.qa_scoring, where + " qa");
     read_json_field(j["qa"], "option_text", c.qa_option_text, where + " qa");
-    if (c.qa_scoring != "option" && c.qa_scoring != "question")
-      throw FormatError(where + ": qa.scoring must be 'option' or 'question', not '" + c.qa_scoring + "'");
+    if (std::string problem = qa_scoring_problem(c.qa_scoring); !problem.empty())
+      throw FormatError(where + ": qa.scoring " + problem);
     if (c.qa_option_text != "option" && c.qa_option_text != "question_option")
       throw FormatError(where + ": qa.option_text must be 'option' or 'question_option', not '" + c.qa_option_text + "'");
     if (c.qa_scoring == "option" && c.qa_option_text != "question_option")

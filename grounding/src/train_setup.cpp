@@ -16,8 +16,8 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
   c.fusion.d_model = o.d_model;
   c.fusion.detail_probe = o.detail_probe;
   if (c.reads_features()) return;  // no QA head
-  if (o.qa_scoring != "option" && o.qa_scoring != "question")
-    throw UsageError("--qa-scoring must be 'option' or 'question', not '" + o.qa_scoring + "'");
+  if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
+    throw UsageError("--qa-scoring " + problem);
   c.qa_scoring = o.qa_scoring;
   c.qa_option_text = o.qa_scoring == "option" ? "question_option" : "option";
 }

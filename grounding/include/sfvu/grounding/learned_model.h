@@ -101,6 +101,10 @@ struct LearnedModelConfig {
   static bool is_feature_model_dir(const std::string& dir);
 };
 
+/// What is wrong with a QA scoring name (LearnedModelConfig::qa_scoring), or "" when nothing:
+/// a config file reports it as a FormatError, `sfvu train` as a UsageError.
+std::string qa_scoring_problem(const std::string& scoring);
+
 /// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
 /// A feature model's video (FeatureReader::video) has one 1x1 "token" per clip row: fast =
 /// the timeline rows [L, 1, 1, timeline_dim], slow = the detail rows [L, 1, 1, detail_dim].
