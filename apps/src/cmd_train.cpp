@@ -77,6 +77,10 @@ int cmd_train(const Args& args) {
        "question, options compared with it")
       ("crop-seconds", po::value<double>()->default_value(d.crop_seconds),
        "train 3 steps in 4 on a crop this long around one query (0 = whole videos; Note [Training crops])")
+      ("crop-negatives", po::value<std::string>()->default_value(d.crop_negatives ? "on" : "off"),
+       "on | off: crops also learn from the queries whose windows all lie outside them, as negatives")
+      ("batch-videos", po::value<int>()->default_value(d.batch_videos),
+       "samples (videos or crops) per update, run in parallel on the cores (Note [Batched steps])")
       ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
       ("layers", po::value<int>()->default_value(d.layers), "scratch backbone layers (each tower)")
       ("patch", po::value<int>()->default_value(d.patch_size), "scratch backbone patch size")
@@ -114,6 +118,12 @@ int cmd_train(const Args& args) {
   o.qa_weight = vm["qa-weight"].as<double>();
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
+  const std::string negatives = vm["crop-negatives"].as<std::string>();
+  if (negatives != "on" && negatives != "off")
+    throw UsageError("--crop-negatives must be 'on' or 'off', not '" + negatives + "'");
+  o.crop_negatives = negatives == "on";
+  o.batch_videos = vm["batch-videos"].as<int>();
+  if (o.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   o.detail_probe = vm.count("detail-probe") > 0;
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();

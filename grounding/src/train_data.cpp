@@ -196,7 +196,7 @@ void load_split_features(TrainSplit& split, const FeatureReader& reader, const P
       progress);
 }
 
-TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds) {
+TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds, bool negatives) {
   if (v.features || (!v.slow_frames.defined() && !v.fast_frames.defined()))
     throw UsageError("crop_for_training: " + v.vid + " has no decoded frames to crop");
   if (!(length_seconds > 0)) throw UsageError("crop_for_training: the crop length must be positive");
@@ -217,9 +217,20 @@ TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double l
   pick(v.slow_frames, v.slow_seconds, c.slow_frames, c.slow_seconds);
   pick(v.fast_frames, v.fast_seconds, c.fast_frames, c.fast_seconds);
   for (const auto& q : v.queries) {
-    bool inside = !q.windows.empty();
-    for (const auto& w : q.windows) inside = inside && w.start_seconds >= start_seconds && w.end_seconds <= end_seconds;
-    if (inside) c.queries.push_back(q);
+    TrainQuery kept = q;
+    kept.windows.clear();
+    bool all_inside = !q.windows.empty(), straddles = false;
+    for (const auto& w : q.windows) {
+      const bool inside = w.start_seconds >= start_seconds && w.end_seconds <= end_seconds;
+      const bool outside = w.end_seconds <= start_seconds || w.start_seconds >= end_seconds;
+      all_inside = all_inside && inside;
+      straddles = straddles || (!inside && !outside);
+      if (inside) kept.windows.push_back(w);
+    }
+    if (all_inside)
+      c.queries.push_back(q);
+    else if (negatives && !straddles && !q.windows.empty())
+      c.queries.push_back(std::move(kept));  // its windows inside the span, or none: "not here"
   }
   return c;
 }

@@ -1,5 +1,6 @@
 #include "sfvu/pathways/torch_runtime.h"
 
+#include <dlfcn.h>
 #include <link.h>
 
 #include <algorithm>
@@ -42,6 +43,17 @@ TorchRuntimeInfo configure_torch_runtime(int threads) {
     warn_once("reference-blas", "libtorch is using the reference BLAS (" + b +
                                     "): fp32 matmul is ~12x slower; install libopenblas0-pthread");
   return info;
+}
+
+int set_blas_threads(int threads) {
+  using Set = void (*)(int);
+  using Get = int (*)();
+  auto set = reinterpret_cast<Set>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (!set || !get) return -1;
+  const int previous = get();
+  if (threads > 0 && threads != previous) set(threads);
+  return previous;
 }
 
 torch::Tensor frames_to_tensor(decode::FrameBatch&& batch) {

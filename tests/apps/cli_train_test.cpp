@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "sfvu/base/safetensors.h"
 #include "support/cli_json.h"
 #include "support/feature_set.h"
 #include "support/test_support.h"
@@ -25,6 +26,21 @@ test::CommandResult sfvu_cli(const std::string& args) { return test::run_sfvu(ar
 std::vector<json> lines(const std::string& text) { return test::json_lines<json>(text); }
 
 const char* kTiny = " --hidden 16 --layers 1 --d-model 32 --fast-size 16 --torch-threads 2 -q";
+
+// The largest absolute difference between two model folders' weights (same tensor names).
+double weight_distance(const std::string& a, const std::string& b) {
+  auto fa = SafetensorsFile::open(a + "/model.safetensors"), fb = SafetensorsFile::open(b + "/model.safetensors");
+  EXPECT_EQ(fa->tensors().size(), fb->tensors().size());
+  double worst = 0;
+  for (const auto& ta : fa->tensors()) {
+    const TensorView& tb = fb->tensor(ta.name);
+    EXPECT_EQ(ta.bytes, tb.bytes) << ta.name;
+    const float* x = reinterpret_cast<const float*>(ta.data);
+    const float* y = reinterpret_cast<const float*>(tb.data);
+    for (int64_t i = 0; i < std::min(ta.numel(), tb.numel()); ++i) worst = std::max(worst, double(std::abs(x[i] - y[i])));
+  }
+  return worst;
+}
 
 class TrainCli : public ::testing::Test {
  protected:
@@ -92,17 +108,48 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json config = json::parse(test::read_text_file(dir_ + "/cropped/config.json"));
   EXPECT_EQ(config["training"]["crop_seconds"], 6.0);
+  EXPECT_EQ(config["training"]["crop_negatives"], true);
+  EXPECT_EQ(config["training"]["batch_videos"], 2);
   EXPECT_EQ(config["qa"]["scoring"], "question");  // the defaults
   EXPECT_EQ(config["fusion"]["detail_probe"], false);
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
-                                                         {"--qa-scoring vote", "--qa-scoring"}};
+                                                         {"--qa-scoring vote", "--qa-scoring"},
+                                                         {"--crop-negatives maybe", "--crop-negatives"}};
   for (const auto& [flags, named] : refused) {
     r = train_tiny("refused", std::string("--steps 1 ") + flags);
     EXPECT_EQ(r.exit_code, 2) << flags;
     EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
   }
+}
+
+TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {
+  // Note [Batched steps]: two samples per update, run on two workers (one thread each) or one
+  // after the other on one: the same samples and gradient sum, so the same weights up to the
+  // rounding of multi-threaded kernels. One sample per update trains something else.
+  const std::string steps = "--steps 4 --crop-seconds 6 --hidden 16 --layers 1 --d-model 32 --fast-size 16 -q ";
+  for (const char* run : {"b2w2 --batch-videos 2 --torch-threads 2", "b2w1 --batch-videos 2 --torch-threads 1",
+                          "b1 --batch-videos 1 --torch-threads 1"}) {
+    const std::string name = std::string(run).substr(0, std::string(run).find(' '));
+    auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/" + name) +
+                      " " + steps + std::string(run).substr(name.size()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_LT(weight_distance(dir_ + "/b2w2", dir_ + "/b2w1"), 1e-3);
+  EXPECT_GT(weight_distance(dir_ + "/b2w2", dir_ + "/b1"), 1e-3);
+  json config = json::parse(test::read_text_file(dir_ + "/b2w2/config.json"));
+  EXPECT_EQ(config["training"]["batch_videos"], 2);
+  // A resumed run keeps its own batch size, whatever the command line says.
+  auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/b2w2") +
+                    " --resume --batch-videos 3 " + steps.substr(std::string("--steps 4 ").size()) + "--steps 5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json state = json::parse(test::read_text_file(dir_ + "/b2w2/train_state/state.json"));
+  EXPECT_EQ(state["step"], 5);
+  EXPECT_EQ(state["batch_videos"], 2);
+  r = train_tiny("refused", "--steps 1 --batch-videos 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--batch-videos"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCli, TrainsWithTheDetailProbeAndOptionFusedQa) {

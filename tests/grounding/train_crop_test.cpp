@@ -45,6 +45,20 @@ TEST(TrainingCrop, KeepsTheFramesAndQueriesInsideTheSpan) {
   EXPECT_TRUE(c.qa.empty());
 }
 
+TEST(TrainingCrop, WithNegativesKeepsTheQueriesWhollyOutsideWithoutWindows) {
+  TrainVideo v = ten_second_video();
+  v.queries.push_back({5, "elsewhere", "motion", {{7.0, 9.0}}, {}});
+  TrainVideo c = crop_for_training(v, 2.0, 4.0, /*negatives=*/true);  // [2, 6)
+  std::vector<int64_t> qids;
+  for (const auto& q : c.queries) qids.push_back(q.qid);
+  // 2 straddles the span's end: its label inside the crop would be half true. Dropped.
+  EXPECT_EQ(qids, (std::vector<int64_t>{1, 3, 4, 5}));
+  ASSERT_EQ(c.queries[1].windows.size(), 1u);  // its window inside the span, not the one outside
+  EXPECT_DOUBLE_EQ(c.queries[1].windows[0].start_seconds, 2.5);
+  EXPECT_TRUE(c.queries[3].windows.empty());  // not in this crop: every step negative
+  EXPECT_EQ(c.queries[0].windows.size(), 1u);
+}
+
 TEST(TrainingCrop, RefusesWhatCannotBeCropped) {
   TrainVideo v = ten_second_video();
   EXPECT_THROW(crop_for_training(v, 0, 0), UsageError);

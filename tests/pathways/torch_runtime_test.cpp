@@ -28,6 +28,15 @@ TEST(TorchRuntime, OptimizedBlasIsLoaded) {
   EXPECT_TRUE(info.blas_is_optimized) << "BLAS in use: " << info.blas_library;
 }
 
+TEST(TorchRuntime, BlasThreadsAreSetAndRestored) {
+  // sfvu train's workers run OpenBLAS on one thread each (Note [Batched steps]).
+  const int before = set_blas_threads(1);
+  ASSERT_GT(before, 0) << "the BLAS make test installs is OpenBLAS";
+  EXPECT_EQ(set_blas_threads(0), 1);  // 0 only reports
+  EXPECT_EQ(set_blas_threads(before), 1);
+  EXPECT_EQ(set_blas_threads(0), before);
+}
+
 TEST(TorchRuntime, FramesToTensorSharesTheBuffer) {
   decode::VideoReader reader(decode::Source::path(test::video("bikes.mp4")));
   auto r = reader.read({{decode::SamplingPlan::uniform(3), decode::FrameFormat::square(32)}});

@@ -80,9 +80,12 @@ void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options,
 /// Note [Training crops] (trainer.cpp): the part of a decoded video whose frames lie in
 /// [start, start + length) (views of its frame tensors, no copy), frames keeping their
 /// timestamps (the model's time features and the windows stay absolute), with the queries
-/// whose every window lies inside it. Multiple-choice
-/// questions are dropped (what they ask about may be outside). Throws UsageError for a video
-/// without frames (a feature split or a frozen backbone's cached tokens) or length <= 0.
-TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds);
+/// whose every window lies inside it; with `negatives`, also the queries none of whose
+/// windows crosses the span's edges, keeping only their windows inside it (none: a query
+/// that is not in the crop, every step negative). Multiple-choice questions are dropped (what
+/// they ask about may be outside). Throws UsageError for a video without frames (a feature
+/// split or a frozen backbone's cached tokens) or length <= 0.
+TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds,
+                             bool negatives = false);
 
 }  // namespace sfvu::grounding

@@ -24,6 +24,13 @@ struct TorchRuntimeInfo {
 /// inspects the loaded BLAS. Warns once (through the log sink) if it is the reference BLAS.
 TorchRuntimeInfo configure_torch_runtime(int threads = 0);
 
+/// Sets OpenBLAS's own thread count (libtorch's intra-op threads do not reach it) and returns
+/// the previous one (`threads` <= 0: changes nothing, only reports); -1 (and nothing changed)
+/// when the loaded BLAS is not OpenBLAS. Threads
+/// that each run their own forward passes (sfvu train's workers) want 1 each: OpenBLAS's
+/// threads would otherwise spin against them (measured: a third of the time in sched_yield).
+int set_blas_threads(int threads);
+
 /// The frames of a batch as a uint8 tensor [T, H, W, 3] that owns the batch's buffer
 /// (no copy). The batch is moved from.
 torch::Tensor frames_to_tensor(decode::FrameBatch&& batch);
