@@ -448,7 +448,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   if (st.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   const int batch = st.batch_videos;
   const int all_threads = std::max(1, at::get_num_threads());
-  const int workers = std::max(1, std::min({batch, all_threads, o.workers > 0 ? o.workers : all_threads}));
+  const int workers = std::max(1, std::min(batch, all_threads));  // as many as libtorch has threads
   const int threads_each = workers > 1 ? std::max(1, all_threads / workers) : all_threads;
   std::unique_ptr<ThreadCounts> step_threads;
   if (workers > 1) step_threads = std::make_unique<ThreadCounts>(threads_each, threads_each);

@@ -71,10 +71,6 @@ struct TrainOptions {
   /// averaged. 2: on the 2-core machine a 2-sample step costs 1.4-1.5x a 1-sample one (the
   /// second core was mostly idle). A resumed run keeps its own.
   int batch_videos = 2;
-  /// Threads that run a step's samples at once, each on its own libtorch thread (0: as many
-  /// as libtorch has threads, at most batch_videos). Results depend on it only through float
-  /// rounding.
-  int workers = 0;
   // The from-scratch backbone (ignored with clip:DIR).
   int hidden_size = 64, layers = 2, heads = 4, patch_size = 8;
   std::string stem = "patch";  ///< "patch" or "conv" (Note [Convolutional stem])
