@@ -64,8 +64,8 @@ struct TrainOptions {
   /// synthetic benchmark it lifted test R1@0.5/0.7 from 26.7/15.0 to 44.4/35.0 (README).
   double crop_seconds = 12;
   /// Note [Training crops]: a crop also learns from the queries whose windows all lie outside
-  /// it ("not here": every step negative), not only from those inside. On: in a 20-minute run
-  /// it lifted test motion R1@0.5 from 28.3 to 46.7 (README).
+  /// it ("not here": every step negative), not only from those inside. On: it gives crops the
+  /// negatives whole videos have; its gain is within the run-to-run spread so far (README).
   bool crop_negatives = true;
   /// Note [Batched steps] (trainer.cpp): samples (videos or crops) per update, their gradients
   /// averaged. 2: on the 2-core machine a 2-sample step costs 1.4-1.5x a 1-sample one (the
