@@ -17,7 +17,7 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-DEMO_QUERY ?= the shape with a small white dot appears
+DEMO_QUERY ?= the red square flashes
 
 demo: build
 	@$(BUILD_DIR)/apps/sfvu demo --out $(BUILD_DIR)/demo

@@ -72,6 +72,8 @@ int cmd_train(const Args& args) {
       ("validate-every", po::value<int64_t>()->default_value(d.validate_every), "steps between validations (0 = ~8 per run)")
       ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
+      ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
+       "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
       ("qa-scoring", po::value<std::string>()->default_value(d.qa_scoring),
        "option: each 'question option' text fused with the video like a query; question: the video fused with the "
        "question, options compared with it")
@@ -125,6 +127,7 @@ int cmd_train(const Args& args) {
   o.batch_videos = vm["batch-videos"].as<int>();
   if (o.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   o.detail_probe = vm.count("detail-probe") > 0;
+  o.motion_seconds = vm["motion-seconds"].as<double>();
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();

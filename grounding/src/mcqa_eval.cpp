@@ -105,6 +105,16 @@ McqaGroundTruth load_jsonl(const std::string& path, bool require_answer) {
                           std::to_string(q.options.size()) + " options");
     }
     if (auto it = rec.find("type"); it != rec.end() && !it->is_null()) q.type = json_text(*it, "type", path, line);
+    if (auto it = rec.find("relevant_windows"); it != rec.end() && !it->is_null()) {
+      if (!it->is_array()) throw FormatError(where(path, line) + "field 'relevant_windows' must be a list of [start, end]");
+      for (const auto& w : *it) {
+        if (!w.is_array() || w.size() != 2 || !w[0].is_number() || !w[1].is_number())
+          throw FormatError(where(path, line) + "field 'relevant_windows' holds a non-[start, end] entry " + w.dump());
+        const double a = w[0].get<double>(), b = w[1].get<double>();
+        if (!(a >= 0 && b > a)) throw FormatError(where(path, line) + "field 'relevant_windows': reversed, empty or negative window " + w.dump());
+        q.windows.emplace_back(a, b);
+      }
+    }
     gt.questions.push_back(std::move(q));
   });
   return gt;

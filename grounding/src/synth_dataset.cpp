@@ -67,7 +67,8 @@ std::string synth_qa_lines(const SynthVideo& v) {
   std::string out;
   for (const SynthQa& q : v.qa) {
     ojson line{{"qid", q.qid},         {"vid", v.vid},         {"video", v.vid}, {"question", q.question},
-               {"options", q.options}, {"answer", q.answer}, {"type", q.type}};
+               {"options", q.options}, {"answer", q.answer}, {"type", q.type},
+               {"relevant_windows", {{round3(q.start_seconds), round3(q.end_seconds)}}}};
     out += line.dump() + "\n";
   }
   return out;

@@ -335,6 +335,8 @@ SynthVideo make_synth_video(int64_t seed, int64_t index, const SynthOptions& opt
   qa_motion.qid = qid0 + 5;
   qa_motion.type = "motion";
   qa_motion.question = "which way does the " + name(c_qa, s_qa) + " move?";
+  qa_motion.start_seconds = static_cast<double>(v.actors[1].moves.front().start_frame) / fps;
+  qa_motion.end_seconds = static_cast<double>(v.actors[1].moves.front().end_frame) / fps;
   std::vector<SynthDirection> dirs = {SynthDirection::kLeft, SynthDirection::kRight, SynthDirection::kUp,
                                       SynthDirection::kDown};
   rng.shuffle(dirs);
@@ -346,6 +348,8 @@ SynthVideo make_synth_video(int64_t seed, int64_t index, const SynthOptions& opt
   qa_detail.qid = qid0 + 6;
   qa_detail.type = "detail";
   qa_detail.question = "what colour is the shape with the white dot?";
+  qa_detail.start_seconds = static_cast<double>(target.appear_frame) / fps;
+  qa_detail.end_seconds = static_cast<double>(target.disappear_frame) / fps;
   std::vector<SynthColour> colours = {SynthColour::kRed, SynthColour::kGreen, SynthColour::kBlue, SynthColour::kYellow};
   rng.shuffle(colours);
   for (size_t i = 0; i < colours.size(); ++i) {

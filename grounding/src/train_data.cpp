@@ -12,6 +12,7 @@
 #include "sfvu/decode/video_reader.h"
 #include "sfvu/grounding/eval_common.h"
 #include "sfvu/grounding/feature_data.h"
+#include "sfvu/grounding/learned_head.h"
 #include "sfvu/grounding/mcqa_eval.h"
 #include "sfvu/pathways/token_planner.h"
 
@@ -112,7 +113,9 @@ TrainSplit load_split(const std::string& dir, SplitMedia media) {
     McqaGroundTruth gt = load_mcqa_gt(qa_path);
     for (const auto& q : gt.questions) {
       TrainVideo& v = video_of(q.video, qa_path);
-      v.qa.push_back({q.id, q.question, q.type, q.options, q.answer_index});
+      TrainQa qa{q.id, q.question, q.type, q.options, q.answer_index, {}, true};
+      for (const auto& [a, b] : q.windows) qa.windows.push_back({a, b});
+      v.qa.push_back(std::move(qa));
     }
   }
   if (split.videos.empty()) throw FormatError(ann + ": no annotation");
@@ -196,6 +199,37 @@ void load_split_features(TrainSplit& split, const FeatureReader& reader, const P
       progress);
 }
 
+// Note [Grounded QA]
+// A model that scores an option by fusing "question option" with the video and reading the
+// peak of the grounding saliency (Note [Option-fused QA] in learned_model.cpp) learns nothing
+// from the multiple-choice loss alone in a 20-minute CPU run: its texts look like no grounding
+// query, and only whole-video steps carry questions. When a question says when its event
+// happens (qa.jsonl "relevant_windows", as NExT-GQA grounds NExT-QA's questions), each option
+// is also a grounding query: the right one's windows are the event's, the wrong ones are "not
+// here" at every step. The saliency that picks the answer is then trained by the same losses
+// as grounding, on every sample whose span holds the question (crops too: Note [Training
+// crops]), and the options differ exactly where the answer lies (one word). In a crop that
+// misses the event the options are all "not here" and there is no multiple-choice loss.
+GroundingTexts grounding_texts(const TrainVideo& v, bool with_options) {
+  GroundingTexts g;
+  for (const auto& q : v.queries) {
+    g.texts.push_back(q.text);
+    g.windows.push_back(q.windows);
+  }
+  g.qa_rows.assign(v.qa.size(), -1);
+  if (!with_options) return g;
+  for (size_t k = 0; k < v.qa.size(); ++k) {
+    const TrainQa& q = v.qa[k];
+    if (q.windows.empty() && q.answerable) continue;  // not grounded: when it happens is unknown
+    g.qa_rows[k] = int64_t(g.texts.size());
+    for (size_t i = 0; i < q.options.size(); ++i) {
+      g.texts.push_back(qa_option_text(q.question, q.options[i]));
+      g.windows.push_back(int(i) == q.answer ? q.windows : std::vector<Window>{});
+    }
+  }
+  return g;
+}
+
 TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds, bool negatives) {
   if (v.features || (!v.slow_frames.defined() && !v.fast_frames.defined()))
     throw UsageError("crop_for_training: " + v.vid + " has no decoded frames to crop");
@@ -216,21 +250,41 @@ TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double l
   };
   pick(v.slow_frames, v.slow_seconds, c.slow_frames, c.slow_seconds);
   pick(v.fast_frames, v.fast_seconds, c.fast_frames, c.fast_seconds);
-  for (const auto& q : v.queries) {
-    TrainQuery kept = q;
-    kept.windows.clear();
-    bool all_inside = !q.windows.empty(), straddles = false;
-    for (const auto& w : q.windows) {
+  // Where a text's windows lie: all inside the span, some crossing its edges, or the rest.
+  enum class Place { kInside, kStraddles, kOutside };
+  auto place_of = [&](const std::vector<Window>& windows) {
+    bool all_inside = true;
+    for (const auto& w : windows) {
       const bool inside = w.start_seconds >= start_seconds && w.end_seconds <= end_seconds;
       const bool outside = w.end_seconds <= start_seconds || w.start_seconds >= end_seconds;
+      if (!inside && !outside) return Place::kStraddles;
       all_inside = all_inside && inside;
-      straddles = straddles || (!inside && !outside);
-      if (inside) kept.windows.push_back(w);
     }
-    if (all_inside)
-      c.queries.push_back(q);
-    else if (negatives && !straddles && !q.windows.empty())
-      c.queries.push_back(std::move(kept));  // its windows inside the span, or none: "not here"
+    return all_inside ? Place::kInside : Place::kOutside;
+  };
+  // A text kept with its windows outside the span keeps only those inside (none: "not here").
+  auto inside_only = [&](std::vector<Window>& windows) {
+    std::vector<Window> in;
+    for (const auto& w : windows)
+      if (w.start_seconds >= start_seconds && w.end_seconds <= end_seconds) in.push_back(w);
+    windows = std::move(in);
+  };
+  for (const auto& q : v.queries) {
+    if (q.windows.empty()) continue;
+    const Place p = place_of(q.windows);
+    if (p == Place::kStraddles || (p == Place::kOutside && !negatives)) continue;
+    c.queries.push_back(q);
+    if (p == Place::kOutside) inside_only(c.queries.back().windows);
+  }
+  for (const auto& q : v.qa) {
+    if (q.windows.empty()) continue;  // what it asks about may be anywhere
+    const Place p = place_of(q.windows);
+    if (p == Place::kStraddles || (p == Place::kOutside && !negatives)) continue;
+    c.qa.push_back(q);
+    if (p == Place::kOutside) {
+      inside_only(c.qa.back().windows);
+      c.qa.back().answerable = false;
+    }
   }
   return c;
 }

@@ -15,7 +15,9 @@ namespace {
 void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
   c.fusion.d_model = o.d_model;
   c.fusion.detail_probe = o.detail_probe;
-  if (c.reads_features()) return;  // no QA head
+  if (c.reads_features()) return;  // no QA head, no token grid to take motion from
+  if (!(o.motion_seconds >= 0)) throw UsageError("--motion-seconds must be >= 0");
+  c.fusion.motion_seconds = o.motion_seconds;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
     throw UsageError("--qa-scoring " + problem);
   c.qa_scoring = o.qa_scoring;

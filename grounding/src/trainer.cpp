@@ -76,16 +76,15 @@ VideoFeatures features_of(LearnedModelImpl& model, const TrainVideo& v) {
   return model.encode_frames(slow, v.slow_seconds, fast, v.fast_seconds, v.duration_seconds);
 }
 
-// The video's queries as the model reads them: through its text tower, or their feature rows.
-TextBatch queries_of(LearnedModelImpl& model, const TrainVideo& v) {
+// The sample's grounding texts as the model reads them: through its text tower, or the
+// queries' feature rows.
+TextBatch queries_of(LearnedModelImpl& model, const TrainVideo& v, const GroundingTexts& g) {
   if (model.config().reads_features()) {
     std::vector<torch::Tensor> rows;
     for (const auto& q : v.queries) rows.push_back(q.features);
     return query_batch(rows);
   }
-  std::vector<std::string> texts;
-  for (const auto& q : v.queries) texts.push_back(q.text);
-  return model.encode_text(texts);
+  return model.encode_text(g.texts);
 }
 
 // Note [Training crops]
@@ -146,23 +145,39 @@ torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, co
   return total;
 }
 
-torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const TrainVideo& v, double* value) {
+// Cross-entropy of the answerable questions of `v` (a crop's questions whose event it misses
+// are not asked), averaged. The options already fused as grounding texts (Note [Grounded QA],
+// `g` their rows, `fused` and `saliency` the grounding's) are scored from there, not fused again.
+torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const TrainVideo& v, const GroundingTexts& g,
+                      const torch::Tensor& fused, const torch::Tensor& saliency, double* value) {
   std::vector<std::string> questions;
   std::vector<std::vector<std::string>> options;
-  for (const auto& q : v.qa) {
-    questions.push_back(q.question);
-    options.push_back(q.options);
+  std::vector<size_t> asked, fresh;  // answerable questions; those not fused yet
+  for (size_t k = 0; k < v.qa.size(); ++k) {
+    if (!v.qa[k].answerable) continue;
+    asked.push_back(k);
+    if (g.qa_rows[k] >= 0 && fused.defined()) continue;
+    questions.push_back(v.qa[k].question);
+    options.push_back(v.qa[k].options);
+    fresh.push_back(k);
   }
-  torch::Tensor scores = model.qa_scores(f, questions, options);
-  torch::Tensor loss = torch::zeros({}, scores.options());
-  int64_t at = 0;
-  for (const auto& q : v.qa) {
+  torch::Tensor fresh_scores = fresh.empty() ? torch::Tensor() : model.qa_scores(f, questions, options);
+  torch::Tensor loss = torch::zeros({});
+  int64_t at = 0;  // into fresh_scores
+  for (size_t k : asked) {
+    const TrainQa& q = v.qa[k];
     const int64_t n = int64_t(q.options.size());
-    torch::Tensor s = scores.slice(0, at, at + n).unsqueeze(0);
-    loss = loss + torch::nn::functional::cross_entropy(s, torch::tensor({int64_t(q.answer)}, torch::kInt64).to(s.device()));
-    at += n;
+    torch::Tensor s;
+    if (g.qa_rows[k] >= 0 && fused.defined()) {
+      const int64_t row = g.qa_rows[k];
+      s = model.fused_option_scores(fused.narrow(0, row, n), saliency.narrow(0, row, n));
+    } else {
+      s = fresh_scores.slice(0, at, at + n);
+      at += n;
+    }
+    loss = loss + torch::nn::functional::cross_entropy(s.unsqueeze(0), torch::tensor({int64_t(q.answer)}, torch::kInt64).to(s.device()));
   }
-  loss = loss / double(v.qa.size());
+  loss = loss / double(asked.size());
   *value = loss.item<double>();
   return loss;
 }
@@ -193,13 +208,15 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
   SampleResult r;
   VideoFeatures f = features_of(model, v);
   torch::Tensor loss = torch::zeros({});
-  if (!v.queries.empty()) {
-    std::vector<std::vector<Window>> windows;
-    for (const auto& q : v.queries) windows.push_back(q.windows);
+  const GroundingTexts g_texts = grounding_texts(v, model.config().qa_scoring == "option");
+  torch::Tensor fused, saliency;
+  if (!g_texts.windows.empty()) {
+    const std::vector<std::vector<Window>>& windows = g_texts.windows;
     std::vector<double> times;
-    TextBatch text = queries_of(model, v);
+    TextBatch text = queries_of(model, v, g_texts);
     DetailProbe probe;
-    GroundingOutput g = model.ground(f, text, &times, &probe);
+    GroundingOutput g = model.ground(f, text, &times, &probe, &fused);
+    saliency = g.saliency;
     r.parts = grounding_loss(g, windows, times);
     loss = loss + r.parts.total;
     if (probe.logits.defined()) {  // Note [Detail probe]
@@ -213,8 +230,8 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
       loss = loss + align;
     }
   }
-  if (!v.qa.empty()) {
-    loss = loss + o.qa_weight * qa_loss(model, f, v, &r.qa);
+  if (std::any_of(v.qa.begin(), v.qa.end(), [](const TrainQa& q) { return q.answerable; })) {
+    loss = loss + o.qa_weight * qa_loss(model, f, v, g_texts, fused, saliency, &r.qa);
     r.has_qa = true;
   }
   r.parts.total = torch::Tensor();
@@ -332,7 +349,7 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
     VideoFeatures f = features_of(model, v);
     if (!v.queries.empty()) {
       std::vector<double> times;
-      GroundingOutput out = model.ground(f, queries_of(model, v), &times);
+      GroundingOutput out = model.ground(f, queries_of(model, v, grounding_texts(v, false)), &times);
       for (size_t b = 0; b < v.queries.size(); ++b) {
         auto moments = decode_moments(out, int64_t(b), v.duration_seconds, c.nms_iou, 1);
         double best = 0;

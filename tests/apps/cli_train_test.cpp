@@ -110,8 +110,9 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["training"]["crop_seconds"], 6.0);
   EXPECT_EQ(config["training"]["crop_negatives"], true);
   EXPECT_EQ(config["training"]["batch_videos"], 2);
-  EXPECT_EQ(config["qa"]["scoring"], "question");  // the defaults
+  EXPECT_EQ(config["qa"]["scoring"], "option");  // the defaults
   EXPECT_EQ(config["fusion"]["detail_probe"], false);
+  EXPECT_EQ(config["fusion"]["motion_seconds"], 1.0);
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -166,6 +167,24 @@ TEST_F(TrainCli, TrainsWithTheDetailProbeAndOptionFusedQa) {
                shell_quote(dir_ + "/val/videos/synth12_0000.mp4"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["probabilities"].size(), 4u);
+}
+
+TEST_F(TrainCli, TrainsGroundedQaOnCropsWithMotionTokens) {
+  // Note [Grounded QA] (synth's questions carry their windows; crops keep the questions they
+  // hold) and Note [Motion tokens]: recorded in config.json, and the folder answers.
+  const std::string out = dir_ + "/grounded";
+  auto r = train_tiny("grounded", "--steps 6 --crop-seconds 6 --qa-scoring option --motion-seconds 0.25");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json config = json::parse(test::read_text_file(out + "/config.json"));
+  EXPECT_EQ(config["fusion"]["motion_seconds"], 0.25);
+  EXPECT_EQ(config["fusion"]["timeline_token_dim"], 32);  // 16 + its change
+  r = sfvu_cli("qa --model " + shell_quote(out) + " --question 'which way does the red square move?' " +
+               "--options 'left|right|up|down' --no-cache -q " + shell_quote(dir_ + "/val/videos/synth12_0000.mp4"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["probabilities"].size(), 4u);
+  r = train_tiny("refused", "--steps 1 --motion-seconds -1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--motion-seconds"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {

@@ -20,8 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch", const std::string& qa = "option") {
+LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch", const std::string& qa = "option",
+                               double motion_seconds = 0) {
   LearnedModelConfig c;
+  c.fusion.motion_seconds = motion_seconds;
   c.qa_scoring = qa;
   c.qa_option_text = qa == "option" ? "question_option" : "option";
   c.fusion.detail_probe = true;
@@ -48,11 +50,12 @@ LearnedModelConfig tiny_config(int64_t vocab, const std::string& stem = "patch",
   return c;
 }
 
-std::shared_ptr<LearnedModelImpl> tiny_model(const std::string& stem = "patch", const std::string& qa = "option") {
+std::shared_ptr<LearnedModelImpl> tiny_model(const std::string& stem = "patch", const std::string& qa = "option",
+                                             double motion_seconds = 0) {
   torch::manual_seed(0);
   auto words = std::make_shared<const fusion::WordTokenizer>(
       fusion::WordTokenizer::from_texts({"the red square moves left", "what colour"}));
-  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size(), stem, qa), words, nullptr);
+  return std::make_shared<LearnedModelImpl>(tiny_config(words->vocab_size(), stem, qa, motion_seconds), words, nullptr);
 }
 
 // A video whose frames brighten inside [2, 3) s.
@@ -143,6 +146,41 @@ TEST(LearnedModel, SaveLoadRoundTripGivesTheSameAnswers) {
   EXPECT_TRUE(torch::allclose(a.logits, b.logits));
   EXPECT_TRUE(torch::allclose(a.saliency, b.saliency));
   EXPECT_EQ(loaded->config().to_json(), m->config().to_json());
+}
+
+// Note [Motion tokens]: each step's tokens, then their change over +-offset steps, clamped.
+TEST(MotionTokens, JoinEachStepByItsChangeAroundIt) {
+  torch::Tensor grid = torch::arange(5, torch::kFloat32).reshape({5, 1, 1, 1}).expand({5, 2, 1, 1}).contiguous();
+  torch::Tensor m = with_motion(grid, 2);
+  ASSERT_EQ(m.sizes(), (std::vector<int64_t>{5, 2, 1, 2}));
+  EXPECT_TRUE(torch::equal(m.select(3, 0), grid.select(3, 0)));
+  // t=0: grid[2]-grid[0]; t=1: grid[3]-grid[0]; t=2: grid[4]-grid[0]; t=3: grid[4]-grid[1]; t=4: grid[4]-grid[2].
+  EXPECT_TRUE(torch::equal(m.select(3, 1).select(2, 0).select(1, 1), torch::tensor({2.f, 3.f, 4.f, 3.f, 2.f})));
+  EXPECT_THROW(with_motion(grid, 0), UsageError);
+  EXPECT_THROW(with_motion(grid.reshape({5, 2}), 1), UsageError);
+  // The offset is fusion.motion_seconds in the timeline's steps: 1 s is 8 fast steps, 1 slow.
+  EXPECT_EQ(motion_steps({0.0625, 0.1875, 0.3125, 0.4375}, 1.0), 8);
+  EXPECT_EQ(motion_steps({0.5, 1.5, 2.5}, 1.0), 1);
+  EXPECT_EQ(motion_steps({0.5, 1.5, 2.5}, 0.25), 1);  // at least one step
+  EXPECT_EQ(motion_steps({0.5}, 1.0), 1);
+}
+
+TEST(LearnedModel, AMotionTokenModelIsTwiceAsWideAndRoundTrips) {
+  auto m = tiny_model("patch", "option", /*motion_seconds=*/0.25);
+  auto plain = tiny_model();
+  EXPECT_EQ(m->config().fusion.timeline_dim, 2 * plain->config().fusion.timeline_dim);
+  EXPECT_EQ(m->config().fusion.timeline_token_dim, 2 * plain->config().fusion.timeline_token_dim);
+  m->eval();
+  const std::string dir = test::scratch_dir("learned_model_motion");
+  m->save(dir);
+  EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["fusion"]["motion_seconds"], 0.25);
+  auto loaded = LearnedModelImpl::load(dir);
+  torch::NoGradGuard no_grad;
+  std::vector<double> t1, t2;
+  GroundingOutput a = m->ground(tiny_video(*m), m->encode_text({"the red square"}), &t1);
+  GroundingOutput b = loaded->ground(tiny_video(*loaded), loaded->encode_text({"the red square"}), &t2);
+  EXPECT_TRUE(torch::allclose(a.saliency, b.saliency));
+  EXPECT_EQ(loaded->config().fusion.motion_seconds, 0.25);
 }
 
 TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
@@ -339,6 +377,25 @@ TEST_P(QaScoring, AFewStepsLowerTheQaLoss) {
 }
 
 INSTANTIATE_TEST_SUITE_P(LearnedModel, QaScoring, ::testing::Values("option", "question"));
+
+// Note [Grounded QA]: training scores the options it already fused as grounding texts; the
+// scores must be those of qa_scores, which fuses them afresh.
+TEST(LearnedModel, OptionsFusedAsGroundingTextsScoreAsQaScoresDoes) {
+  auto m = tiny_model("patch", "option");
+  m->eval();
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  const std::vector<std::string> options = {"red", "left", "square"};
+  std::vector<std::string> texts = {"the red square"};  // a query first, as in training
+  for (const auto& o : options) texts.push_back(qa_option_text("what colour", o));
+  std::vector<double> times;
+  torch::Tensor fused;
+  GroundingOutput g = m->ground(v, m->encode_text(texts), &times, nullptr, &fused);
+  ASSERT_EQ(fused.size(0), 4);
+  torch::Tensor reused = m->fused_option_scores(fused.narrow(0, 1, 3), g.saliency.narrow(0, 1, 3));
+  torch::Tensor fresh = m->qa_scores(v, {"what colour"}, {options});
+  EXPECT_TRUE(torch::allclose(reused, fresh, 1e-5, 1e-5)) << reused << fresh;
+}
 
 TEST(LearnedModel, OptionFusedQaScoresEachOptionLikeAGroundingQuery) {
   // An option's score moves with the grounding saliency of its "question option" text.

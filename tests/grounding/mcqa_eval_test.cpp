@@ -91,6 +91,24 @@ TEST(McqaEval, BadInputNamesFileLineAndField) {
   expect_error<FormatError>([&] { sfvu::grounding::load_mcqa_gt(write_file(dir, "gt4.csv", "video,question,a0,a1\nv,q,a,b\n")); },
                             {"gt4.csv", "answer"});
   expect_error<sfvu::IoError>([&] { sfvu::grounding::load_mcqa_gt(dir + "/nope.csv"); }, {"nope.csv"});
+  const std::string q = "{\"video\": \"v\", \"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 0, ";
+  expect_error<FormatError>([&] { sfvu::grounding::load_mcqa_gt(write_file(dir, "gt5.jsonl", q + "\"relevant_windows\": [[3, 2]]}\n")); },
+                            {"gt5.jsonl", ":1:", "relevant_windows", "reversed"});
+  expect_error<FormatError>([&] { sfvu::grounding::load_mcqa_gt(write_file(dir, "gt6.jsonl", q + "\"relevant_windows\": [4]}\n")); },
+                            {"gt6.jsonl", ":1:", "relevant_windows"});
+}
+
+// Grounded QA (NExT-GQA-like): "relevant_windows" says when the asked event happens.
+TEST(McqaEval, ReadsTheWindowsOfGroundedQuestions) {
+  std::string dir = sfvu::test::scratch_dir("mcqa_windows");
+  auto gt = sfvu::grounding::load_mcqa_gt(write_file(
+      dir, "gt.jsonl",
+      "{\"qid\": 1, \"video\": \"v\", \"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 0, "
+      "\"relevant_windows\": [[1.5, 4], [8, 9.25]]}\n"
+      "{\"qid\": 2, \"video\": \"v\", \"question\": \"r\", \"options\": [\"a\", \"b\"], \"answer\": 1}\n"));
+  ASSERT_EQ(gt.questions.size(), 2u);
+  EXPECT_EQ(gt.questions[0].windows, (std::vector<std::pair<double, double>>{{1.5, 4.0}, {8.0, 9.25}}));
+  EXPECT_TRUE(gt.questions[1].windows.empty());
 }
 
 }  // namespace

@@ -125,6 +125,8 @@ TEST(Synth, AnnotationAndQaSchema) {
       const int answer = qa[j]["answer"];
       EXPECT_GE(answer, 0);
       EXPECT_LT(answer, 4);
+      ASSERT_EQ(qa[j]["relevant_windows"].size(), 1u);  // grounded QA: when the asked event happens
+      EXPECT_LT(qa[j]["relevant_windows"][0][0].get<double>(), qa[j]["relevant_windows"][0][1].get<double>());
     }
     EXPECT_EQ(qa[0]["type"], "motion");
     EXPECT_EQ(qa[1]["type"], "detail");
@@ -176,6 +178,8 @@ TEST(Synth, EventsFollowTheDesign) {
       EXPECT_EQ(frame_of(v.queries[1].start_seconds, fps), t.appear_frame);
       EXPECT_EQ(frame_of(v.queries[1].end_seconds, fps), t.disappear_frame);
       EXPECT_EQ(v.qa[1].options[v.qa[1].answer], to_string(t.colour));
+      EXPECT_EQ(frame_of(v.qa[1].start_seconds, fps), t.appear_frame);
+      EXPECT_EQ(frame_of(v.qa[1].end_seconds, fps), t.disappear_frame);
       // Short: the flash, another colour's flash, and the flash's look shown for long.
       const SynthActor& f = actor_with_role(v, "short_target");
       const SynthActor& f2 = actor_with_role(v, "short_distractor_colour");
@@ -189,6 +193,8 @@ TEST(Synth, EventsFollowTheDesign) {
       const SynthActor& q = actor_with_role(v, "qa_motion");
       ASSERT_EQ(q.moves.size(), 1u);
       EXPECT_EQ(v.qa[0].options[v.qa[0].answer], direction_of(q.moves[0]));
+      EXPECT_EQ(frame_of(v.qa[0].start_seconds, fps), q.moves[0].start_frame);
+      EXPECT_EQ(frame_of(v.qa[0].end_seconds, fps), q.moves[0].end_frame);
       EXPECT_TRUE(q.colour != m.colour || q.shape != m.shape);
       // Actors visible together never share a look (texts stay unambiguous) nor overlap.
       for (int64_t k = 0; k < v.n_frames; k += 3) {
@@ -338,6 +344,7 @@ TEST(Synth, DatasetDecodesAndOurEvaluatorsReadIt) {
   EXPECT_EQ(gt.queries.size(), 9u);
   const McqaGroundTruth mcqa = load_mcqa_gt(dir + "/qa.jsonl");
   EXPECT_EQ(mcqa.questions.size(), 6u);
+  for (const auto& q : mcqa.questions) EXPECT_EQ(q.windows.size(), 1u) << q.id;
 
   for (const auto& e : fs::directory_iterator(dir + "/videos"))
     EXPECT_EQ(e.path().extension(), ".mp4") << e.path();  // no .part left behind

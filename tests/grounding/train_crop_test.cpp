@@ -1,5 +1,6 @@
 // Note [Training crops]: a crop keeps the frames inside its span with their absolute
-// timestamps, only the queries wholly inside, and no multiple-choice question.
+// timestamps, only the queries wholly inside, and no multiple-choice question unless it is
+// grounded (Note [Grounded QA]: then its options are grounding queries too).
 #include <gtest/gtest.h>
 
 #include "sfvu/base/error.h"
@@ -22,7 +23,7 @@ TrainVideo ten_second_video() {
                {2, "straddles", "detail", {{5.5, 8.0}}, {}},
                {3, "two windows, one outside", "short", {{2.5, 3.0}, {8.5, 9.0}}, {}},
                {4, "at the edges", "short", {{2.0, 6.0}}, {}}};
-  v.qa = {{"q", "which way?", "motion", {"left", "right"}, 0}};
+  v.qa = {{"q", "which way?", "motion", {"left", "right"}, 0, {}, true}};
   return v;
 }
 
@@ -57,6 +58,46 @@ TEST(TrainingCrop, WithNegativesKeepsTheQueriesWhollyOutsideWithoutWindows) {
   EXPECT_DOUBLE_EQ(c.queries[1].windows[0].start_seconds, 2.5);
   EXPECT_TRUE(c.queries[3].windows.empty());  // not in this crop: every step negative
   EXPECT_EQ(c.queries[0].windows.size(), 1u);
+}
+
+TEST(TrainingCrop, KeepsGroundedQuestionsInsideAndWithNegativesOutside) {
+  TrainVideo v = ten_second_video();
+  v.qa = {{"ungrounded", "which way?", "motion", {"left", "right"}, 0, {}, true},
+          {"inside", "which colour?", "detail", {"red", "green"}, 1, {{2.5, 4.0}}, true},
+          {"outside", "which way now?", "motion", {"up", "down"}, 0, {{7.0, 9.0}}, true},
+          {"straddles", "which shape?", "detail", {"square", "circle"}, 1, {{5.0, 7.0}}, true}};
+  TrainVideo c = crop_for_training(v, 2.0, 4.0);  // [2, 6)
+  ASSERT_EQ(c.qa.size(), 1u);
+  EXPECT_EQ(c.qa[0].qid, "inside");
+  EXPECT_TRUE(c.qa[0].answerable);
+  ASSERT_EQ(c.qa[0].windows.size(), 1u);
+  EXPECT_DOUBLE_EQ(c.qa[0].windows[0].end_seconds, 4.0);
+
+  c = crop_for_training(v, 2.0, 4.0, /*negatives=*/true);
+  ASSERT_EQ(c.qa.size(), 2u);
+  EXPECT_EQ(c.qa[1].qid, "outside");
+  EXPECT_FALSE(c.qa[1].answerable);  // the crop cannot answer it: its options are all "not here"
+  EXPECT_TRUE(c.qa[1].windows.empty());
+}
+
+TEST(GroundedQa, EachOptionOfAGroundedQuestionIsAGroundingQuery) {
+  TrainVideo v = ten_second_video();
+  v.queries.resize(1);
+  v.qa = {{"ungrounded", "which way?", "motion", {"left", "right"}, 0, {}, true},
+          {"grounded", "which colour?", "detail", {"red", "green", "blue"}, 1, {{2.5, 4.0}}, true},
+          {"missed", "which way now?", "motion", {"up", "down"}, 0, {}, false}};
+  GroundingTexts g = grounding_texts(v, /*with_options=*/true);
+  EXPECT_EQ(g.texts, (std::vector<std::string>{"inside", "which colour? red", "which colour? green",
+                                               "which colour? blue", "which way now? up", "which way now? down"}));
+  ASSERT_EQ(g.windows.size(), g.texts.size());
+  EXPECT_EQ(g.windows[0].size(), 1u);
+  EXPECT_TRUE(g.windows[1].empty());
+  ASSERT_EQ(g.windows[2].size(), 1u);  // the answer: the question's window
+  EXPECT_DOUBLE_EQ(g.windows[2][0].start_seconds, 2.5);
+  EXPECT_TRUE(g.windows[3].empty());
+  EXPECT_TRUE(g.windows[4].empty() && g.windows[5].empty());  // missed by the crop: "not here"
+  g = grounding_texts(v, /*with_options=*/false);
+  EXPECT_EQ(g.texts, (std::vector<std::string>{"inside"}));
 }
 
 TEST(TrainingCrop, RefusesWhatCannotBeCropped) {

@@ -26,6 +26,10 @@ struct FusionConfig {
   /// A per-slow-frame probe on the ungated text->slow attention (Note [Detail probe]), trained
   /// by a loss of its own; false in configs written before it.
   bool detail_probe = false;
+  /// Each timeline step's tokens are joined by their change over +-motion_seconds (Note
+  /// [Motion tokens] in learned_model.cpp; timeline_dim and timeline_token_dim count both
+  /// halves); 0: none (configs written before it had none).
+  double motion_seconds = 0;
 
   nlohmann::json to_json() const;
   /// Reads the keys present over the defaults; throws FormatError naming `where` and the key.

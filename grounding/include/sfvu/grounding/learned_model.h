@@ -105,6 +105,13 @@ struct LearnedModelConfig {
 /// a config file reports it as a FormatError, `sfvu train` as a UsageError.
 std::string qa_scoring_problem(const std::string& scoring);
 
+/// Note [Motion tokens] (learned_model.cpp): token grids [T, h, w, D] joined along D by their
+/// change over +-offset steps, grid[min(t + offset, T - 1)] - grid[max(t - offset, 0)]:
+/// [T, h, w, 2D]. UsageError unless 4-D with offset > 0.
+torch::Tensor with_motion(const torch::Tensor& grid, int offset);
+/// The offset in steps of `seconds` on a timeline sampled at `times` (evenly): at least 1.
+int motion_steps(const std::vector<double>& times, double seconds);
+
 /// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
 /// A feature model's video (FeatureReader::video) has one 1x1 "token" per clip row: fast =
 /// the timeline rows [L, 1, 1, timeline_dim], slow = the detail rows [L, 1, 1, detail_dim].
@@ -167,8 +174,9 @@ class LearnedModelImpl : public torch::nn::Module {
   /// The fused timeline [B, T, D] for B texts, and the timeline's times.
   torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
                      DetailProbe* probe = nullptr);
+  /// `fused`, when given, receives the fused timeline the heads read.
   GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
-                         DetailProbe* probe = nullptr);
+                         DetailProbe* probe = nullptr, torch::Tensor* fused = nullptr);
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
   /// [T, h, w, D] and each text (mean token), CLIP-style (scaled cosine + bias), the frame's
   /// score being its best-matching token's.
@@ -179,6 +187,9 @@ class LearnedModelImpl : public torch::nn::Module {
   /// has no option features).
   torch::Tensor qa_scores(const VideoFeatures& video, const std::vector<std::string>& questions,
                           const std::vector<std::vector<std::string>>& options);
+  /// Note [Option-fused QA]: the scores [N] of N options already fused as "question option"
+  /// texts (`fused` [N, T, D]) whose grounding saliency logits are `saliency` [N, T].
+  torch::Tensor fused_option_scores(const torch::Tensor& fused, const torch::Tensor& saliency);
 
  private:
   LearnedModelConfig config_;

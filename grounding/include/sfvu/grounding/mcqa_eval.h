@@ -10,7 +10,9 @@
 // GT, either
 //   - our jsonl (any extension but .csv), one question per line:
 //       {"qid": optional (string or integer), "video" (or "vid"): "...", "question": "...",
-//        "options": ["...", ...] (at least 2), "answer": 0-based index, "type": optional string}
+//        "options": ["...", ...] (at least 2), "answer": 0-based index, "type": optional string,
+//        "relevant_windows": optional [[start, end], ...] seconds, when the asked event happens
+//        (grounded QA, as NExT-GQA pairs questions with moments; training uses it, scoring not)}
 //   - a NExT-QA CSV (header row; columns video, question, answer, a0..a4, type; extra
 //     columns such as qid/frame_count are allowed). `answer` is the 0-based option index;
 //     options are the non-empty a0..a9 columns present. When a `qid` column exists the
@@ -38,6 +40,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sfvu::grounding {
@@ -49,6 +52,7 @@ struct McqaQuestion {
   std::vector<std::string> options;
   int answer_index = 0;  ///< -1 when the file has no answer (only with require_answer = false)
   std::string type;  ///< empty when unknown
+  std::vector<std::pair<double, double>> windows;  ///< "relevant_windows" (seconds), empty when absent
 };
 
 struct McqaGroundTruth {

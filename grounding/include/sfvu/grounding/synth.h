@@ -130,6 +130,9 @@ struct SynthQa {
   std::string question;
   std::vector<std::string> options;   ///< 4 options
   int answer = 0;                     ///< index into options
+  /// When the asked event happens (the qa actor's move, the dotted shape's visibility):
+  /// written as "relevant_windows" (grounded QA, as NExT-GQA pairs questions with moments).
+  double start_seconds = 0, end_seconds = 0;
 };
 
 struct SynthVideo {

@@ -32,6 +32,12 @@ struct TrainQa {
   std::string qid, question, type;
   std::vector<std::string> options;
   int answer = 0;
+  /// When the asked event happens (qa.jsonl "relevant_windows"), empty when not given: the
+  /// question is then also a grounding query per option (Note [Grounded QA] in train_data.cpp).
+  std::vector<Window> windows;
+  /// False in a crop that misses the event: nothing in it answers the question, so its options
+  /// are only "not here" for grounding, not a multiple-choice sample.
+  bool answerable = true;
 };
 
 /// One video with its texts and, once loaded, its frames at the pathways' input sizes.
@@ -77,13 +83,27 @@ void load_split_features(TrainSplit& split, const FeatureReader& reader, const P
 void decode_split(TrainSplit& split, const pathways::SlowFastOptions& options,
                   const pathways::ClipVisionConfig& vision, const ProgressCallback& progress = {});
 
+/// The texts one training sample grounds, with their windows: its queries, then, `with_options`
+/// (a model that scores options by fusing them: qa_scoring "option"), each option of its
+/// grounded questions as "question option", the answer with the question's windows and the
+/// others with none (Note [Grounded QA] in train_data.cpp).
+struct GroundingTexts {
+  std::vector<std::string> texts;
+  std::vector<std::vector<Window>> windows;
+  /// Per question of the video: the row of its first option's text, -1 when not grounded.
+  std::vector<int64_t> qa_rows;
+};
+GroundingTexts grounding_texts(const TrainVideo& v, bool with_options);
+
 /// Note [Training crops] (trainer.cpp): the part of a decoded video whose frames lie in
 /// [start, start + length) (views of its frame tensors, no copy), frames keeping their
 /// timestamps (the model's time features and the windows stay absolute), with the queries
 /// whose every window lies inside it; with `negatives`, also the queries none of whose
 /// windows crosses the span's edges, keeping only their windows inside it (none: a query
-/// that is not in the crop, every step negative). Multiple-choice questions are dropped (what
-/// they ask about may be outside). Throws UsageError for a video without frames (a feature
+/// that is not in the crop, every step negative). Multiple-choice questions without windows
+/// are dropped (what they ask about may be outside); a grounded one (TrainQa::windows) is kept
+/// when its windows lie inside, and with `negatives` also when they all lie outside, then
+/// `answerable` false. Throws UsageError for a video without frames (a feature
 /// split or a frozen backbone's cached tokens) or length <= 0.
 TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double length_seconds,
                              bool negatives = false);

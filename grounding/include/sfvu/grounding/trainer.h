@@ -53,10 +53,11 @@ struct TrainOptions {
   double qa_weight = 1.0;
   /// How the QA head scores options: "option" (Note [Option-fused QA]) or "question"
   /// (Note [Question-fused QA]).
-  std::string qa_scoring = "question";
+  std::string qa_scoring = "option";
   /// Note [Detail probe] (fusion/slowfast_fusion.h): a loss on the text->slow attention of its
   /// own, so the gated detail path learns while its gate is closed.
   bool detail_probe = false;
+  double motion_seconds = 1.0;  ///< fusion.motion_seconds of a new video model (Note [Motion tokens])
   uint64_t seed = 0;
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
   /// Note [Training crops]: > 0 trains three steps in four on a crop of this many seconds
