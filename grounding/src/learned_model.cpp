@@ -345,8 +345,10 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
 // rather than a second skill (describing what was seen in a vector that an option's word must
 // match) learned from the few multiple-choice questions alone. A question with four options
 // costs four texts in one batched fusion (`sfvu train --qa-scoring option`). Measured on the
-// synthetic benchmark (20-minute CPU run, README): the QA loss stayed at ln 4 here too (test
-// accuracy 32.5 %) while whole-video steps cost more, so question-fused stays the default.
+// synthetic benchmark (20-minute CPU run, README): alone, the QA loss stayed at ln 4 here too
+// (test accuracy 32.5 %). It is the default since its options can also be trained as grounding
+// queries when the questions carry windows (Note [Grounded QA] in train_data.cpp), which the
+// bundled model was; QA is still at chance there, for the reason that note gives.
 //
 // Note [Question-fused QA]
 // The video is fused once per question (not once per option): the question says what to look
