@@ -255,41 +255,35 @@ TrainVideo crop_for_training(const TrainVideo& v, double start_seconds, double l
   };
   pick(v.slow_frames, v.slow_seconds, c.slow_frames, c.slow_seconds);
   pick(v.fast_frames, v.fast_seconds, c.fast_frames, c.fast_seconds);
-  // Where a text's windows lie: all inside the span, some crossing its edges, or the rest.
-  enum class Place { kInside, kStraddles, kOutside };
-  auto place_of = [&](const std::vector<Window>& windows) {
-    bool all_inside = true;
+  // A text's windows: kept whole when all lie inside the span; with `negatives`, when none
+  // crosses its edges, only those inside (none: "not here"); otherwise the text is dropped.
+  // Returns whether the text is kept and sets `whole` when all its windows were inside.
+  auto inside = [&](const Window& w) { return w.start_seconds >= start_seconds && w.end_seconds <= end_seconds; };
+  auto crop_windows = [&](std::vector<Window>& windows, bool& whole) {
+    whole = true;
     for (const auto& w : windows) {
-      const bool inside = w.start_seconds >= start_seconds && w.end_seconds <= end_seconds;
       const bool outside = w.end_seconds <= start_seconds || w.start_seconds >= end_seconds;
-      if (!inside && !outside) return Place::kStraddles;
-      all_inside = all_inside && inside;
+      if (!inside(w) && !outside) return false;  // straddles: half its steps would be wrong
+      whole = whole && inside(w);
     }
-    return all_inside ? Place::kInside : Place::kOutside;
+    if (whole) return true;
+    if (!negatives) return false;
+    windows.erase(std::remove_if(windows.begin(), windows.end(), [&](const Window& w) { return !inside(w); }),
+                  windows.end());
+    return true;
   };
-  // A text kept with its windows outside the span keeps only those inside (none: "not here").
-  auto inside_only = [&](std::vector<Window>& windows) {
-    std::vector<Window> in;
-    for (const auto& w : windows)
-      if (w.start_seconds >= start_seconds && w.end_seconds <= end_seconds) in.push_back(w);
-    windows = std::move(in);
-  };
+  bool whole = false;
   for (const auto& q : v.queries) {
     if (q.windows.empty()) continue;
-    const Place p = place_of(q.windows);
-    if (p == Place::kStraddles || (p == Place::kOutside && !negatives)) continue;
-    c.queries.push_back(q);
-    if (p == Place::kOutside) inside_only(c.queries.back().windows);
+    TrainQuery kept = q;
+    if (crop_windows(kept.windows, whole)) c.queries.push_back(std::move(kept));
   }
   for (const auto& q : v.qa) {
     if (q.windows.empty()) continue;  // what it asks about may be anywhere
-    const Place p = place_of(q.windows);
-    if (p == Place::kStraddles || (p == Place::kOutside && !negatives)) continue;
-    c.qa.push_back(q);
-    if (p == Place::kOutside) {
-      inside_only(c.qa.back().windows);
-      c.qa.back().answerable = false;
-    }
+    TrainQa kept = q;
+    if (!crop_windows(kept.windows, whole)) continue;
+    kept.answerable = q.answerable && whole;
+    c.qa.push_back(std::move(kept));
   }
   return c;
 }

@@ -153,10 +153,11 @@ torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const Tra
   std::vector<std::string> questions;
   std::vector<std::vector<std::string>> options;
   std::vector<size_t> asked, fresh;  // answerable questions; those not fused yet
+  auto fused_already = [&](size_t k) { return g.qa_rows[k] >= 0 && fused.defined(); };
   for (size_t k = 0; k < v.qa.size(); ++k) {
     if (!v.qa[k].answerable) continue;
     asked.push_back(k);
-    if (g.qa_rows[k] >= 0 && fused.defined()) continue;
+    if (fused_already(k)) continue;
     questions.push_back(v.qa[k].question);
     options.push_back(v.qa[k].options);
     fresh.push_back(k);
@@ -168,7 +169,7 @@ torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const Tra
     const TrainQa& q = v.qa[k];
     const int64_t n = int64_t(q.options.size());
     torch::Tensor s;
-    if (g.qa_rows[k] >= 0 && fused.defined()) {
+    if (fused_already(k)) {
       const int64_t row = g.qa_rows[k];
       s = model.fused_option_scores(fused.narrow(0, row, n), saliency.narrow(0, row, n));
     } else {
