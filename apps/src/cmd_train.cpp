@@ -74,6 +74,10 @@ int cmd_train(const Args& args) {
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
       ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
+      ("fast-flow", po::value<std::string>()->default_value(d.fast_flow ? "on" : "off"),
+       "on: the fast timeline also reads each place's motion measured on the pixels (Note [Place flow])")
+      ("motion-match", po::value<int>()->default_value(d.motion_match),
+       "width of the space where each text meets each step's motion tokens, place by place (0 = off; Note [Motion match])")
       ("qa-scoring", po::value<std::string>()->default_value(d.qa_scoring),
        "option: each 'question option' text fused with the video like a query; question: the video fused with the "
        "question, options compared with it")
@@ -128,6 +132,10 @@ int cmd_train(const Args& args) {
   if (o.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   o.detail_probe = vm.count("detail-probe") > 0;
   o.motion_seconds = vm["motion-seconds"].as<double>();
+  o.motion_match = vm["motion-match"].as<int>();
+  const std::string flow = vm["fast-flow"].as<std::string>();
+  if (flow != "on" && flow != "off") throw UsageError("--fast-flow must be 'on' or 'off', not '" + flow + "'");
+  o.fast_flow = flow == "on";
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();
@@ -154,10 +162,10 @@ int cmd_train(const Args& args) {
     } else if (p.stage == "train") {
       if (p.elapsed_seconds - last_print > 10 || p.step == p.total_steps) {
         std::fprintf(stderr,
-                     "train: step %lld/%lld loss %.3f (sal %.3f rank %.3f focal %.3f l1 %.3f giou %.3f align %.3f probe %.3f qa %.3f) lr %.2e "
+                     "train: step %lld/%lld loss %.3f (sal %.3f rank %.3f focal %.3f l1 %.3f giou %.3f align %.3f motion %.3f probe %.3f qa %.3f) lr %.2e "
                      "gate %.3f | %s elapsed, ETA %s\n",
                      (long long)p.step, (long long)p.total_steps, p.loss, p.parts.saliency, p.parts.rank, p.parts.focal,
-                     p.parts.l1, p.parts.giou, p.parts.align, p.parts.probe, p.qa_loss, p.lr, p.gate, clock_text(p.elapsed_seconds).c_str(),
+                     p.parts.l1, p.parts.giou, p.parts.align, p.parts.motion, p.parts.probe, p.qa_loss, p.lr, p.gate, clock_text(p.elapsed_seconds).c_str(),
                      p.total_steps ? clock_text(p.eta_seconds).c_str() : "?");
         last_print = p.elapsed_seconds;
       }

@@ -9,6 +9,7 @@
 #include "sfvu/base/safetensors.h"
 #include "sfvu/pathways/checkpoint_io.h"
 #include "sfvu/pathways/json_fields.h"
+#include "sfvu/pathways/place_flow.h"
 #include "sfvu/pathways/slowfast_encoder.h"
 #include "sfvu/pathways/slowfast_layout.h"
 
@@ -16,6 +17,11 @@ namespace sfvu::grounding {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Note [Place flow]: the fast timeline reads the fast frames' motion when the model was trained so.
+bool reads_flow(const LearnedModelConfig& c) {
+  return c.slowfast.fast_flow && !c.reads_features() && c.pathways != PathwayMode::kSlow;
+}
 
 // Token grid of one pathway's frames after pooling (the planner's rule).
 std::pair<int, int> token_grid(const pathways::PathwayOptions& p, const pathways::ClipVisionConfig& vision) {
@@ -58,8 +64,9 @@ int resolved_layer(const LearnedModelConfig& c) {
 // +-1 s (8 fast steps) took test R1@0.5 / R1@0.7 from 32.2 / 24.4 to 47.2 / 39.4 (motion
 // 16.7 -> 48.3) and found one of the queried shape's two moves for 110 of 120 motion queries
 // instead of 60; +-0.25 s (2 steps, about a pixel of travel at the fast size) did less (30.6 /
-// 27.2, 98 of 120). Which way the shape moved is still not told apart: the top moment is the
-// queried move or the one back equally often in every run (Note [Grounded QA]).
+// 27.2, 98 of 120). Which way the shape moved was still not told apart (the top moment was the
+// queried move or the one back equally often) until the timeline also read the pixels' motion
+// (Note [Place flow] in pathways/src/place_flow.cpp).
 int motion_steps(const std::vector<double>& times, double seconds) {
   if (times.size() < 2) return 1;
   const double step = (times.back() - times.front()) / double(times.size() - 1);
@@ -72,6 +79,21 @@ torch::Tensor with_motion(const torch::Tensor& grid, int offset) {
   torch::Tensor later = torch::arange(T, torch::kInt64).add(offset).clamp_max(T - 1).to(grid.device());
   torch::Tensor earlier = torch::arange(T, torch::kInt64).sub(offset).clamp_min(0).to(grid.device());
   return torch::cat({grid, grid.index_select(0, later) - grid.index_select(0, earlier)}, -1);
+}
+
+torch::Tensor with_flow(const torch::Tensor& grid, const torch::Tensor& flow, int window) {
+  if (grid.dim() != 4 || flow.dim() != 4 || flow.size(3) != 2 || flow.size(0) != grid.size(0) ||
+      flow.size(1) != grid.size(1) || flow.size(2) != grid.size(2) || window < 0)
+    throw UsageError("with_flow: grids [T, h, w, D], flow [T, h, w, 2] and a window >= 0");
+  const int64_t T = grid.size(0);
+  torch::Tensor f = flow.to(grid.device(), grid.scalar_type());
+  // Window sums from a cumulative sum: rows [lo, hi] = cs[hi + 1] - cs[lo].
+  torch::Tensor cs = torch::cat({torch::zeros_like(f.narrow(0, 0, 1)), f.cumsum(0)});
+  torch::Tensor lo = torch::arange(T, torch::kInt64).sub(window).clamp_min(0).to(grid.device());
+  torch::Tensor hi = torch::arange(T, torch::kInt64).add(window).clamp_max(T - 1).to(grid.device());
+  torch::Tensor mean = (cs.index_select(0, hi + 1) - cs.index_select(0, lo)) /
+                       (hi - lo + 1).to(grid.scalar_type()).reshape({T, 1, 1, 1});
+  return torch::cat({grid, f, mean}, -1);
 }
 
 int FeatureInputConfig::timeline_dim() const {
@@ -94,15 +116,17 @@ fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& co
     f.slow_dim = config.features.detail_dim();
     f.text_dim = config.features.query_dim;
     f.timeline_token_dim = 0;
+    f.motion_match = 0;  // no token grid to match
     return f;
   }
   const auto& vision = config.backbone.vision;
   auto [fh, fw] = token_grid(config.slowfast.fast, vision);
   const int halves = f.motion_seconds > 0 ? 2 : 1;  // Note [Motion tokens]
-  f.timeline_dim = fh * fw * vision.hidden_size * halves;
+  const int flow = reads_flow(config) ? 4 : 0;     // Note [Place flow]
+  f.timeline_token_dim = vision.hidden_size * halves + flow;
+  f.timeline_dim = fh * fw * f.timeline_token_dim;
   f.slow_dim = vision.hidden_size;
   f.text_dim = config.backbone.text.hidden_size;
-  f.timeline_token_dim = vision.hidden_size * halves;
   return f;
 }
 
@@ -134,6 +158,16 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
   align_text = register_module("align_text", torch::nn::Linear(config_.backbone.text.hidden_size, align_dim));
   align_scale = register_parameter("align_scale", torch::full({1}, std::log(10.0)));
   align_bias = register_parameter("align_bias", torch::full({1}, -2.0));
+  if (const int m = config_.fusion.motion_match; m > 0) {  // Note [Motion match]
+    const int width = config_.fusion.timeline_token_dim;
+    if (width <= 0) throw UsageError("learned model: a motion match needs the timeline's tokens");
+    motion_norm = register_module("motion_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
+    motion_frame = register_module("motion_frame",
+                                   torch::nn::Conv2d(torch::nn::Conv2dOptions(width, m, 3).padding(1)));
+    motion_text = register_module("motion_text", torch::nn::Linear(config_.backbone.text.hidden_size, m));
+    motion_scale = register_parameter("motion_scale", torch::full({1}, std::log(10.0)));
+    motion_bias = register_parameter("motion_bias", torch::full({1}, -2.0));
+  }
   if (config_.backbone_frozen)
     for (auto& p : backbone_->parameters()) p.set_requires_grad(false);
 }
@@ -240,17 +274,20 @@ VideoFeatures LearnedModelImpl::encode_frames(const torch::Tensor& slow_frames, 
   if (fast_frames.defined() && fast_frames.size(0) > 0)
     v.fast = pathways::SlowFastEncoder::pool(pathways::backbone_grid(backbone_, processor_, layer, fast_frames),
                                              pooling_of(config_.slowfast.fast, config_.backbone.vision));
+  if (config_.slowfast.fast_flow && v.fast.defined())
+    v.fast_flow = pathways::place_flow(fast_frames, v.fast.size(1), v.fast.size(2));
   v.slow_seconds = std::move(slow_seconds);
   v.fast_seconds = std::move(fast_seconds);
   return v;
 }
 
 VideoFeatures LearnedModelImpl::from_tokens(const pathways::VideoTokens& tokens) {
-  return {tokens.slow, tokens.fast, tokens.slow_pts_seconds, tokens.fast_pts_seconds, tokens.duration_seconds};
+  return {tokens.slow, tokens.fast, tokens.fast_flow, tokens.slow_pts_seconds, tokens.fast_pts_seconds,
+          tokens.duration_seconds};
 }
 
 torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& text, std::vector<double>* times,
-                                     DetailProbe* probe) {
+                                     DetailProbe* probe, torch::Tensor* motion) {
   const auto device = text.features.device();
   auto seconds = [](const std::vector<double>& t) { return torch::tensor(t, torch::kFloat64); };
   auto [fh, fw] = config_.reads_features() ? std::pair{1, 1} : token_grid(config_.slowfast.fast, config_.backbone.vision);
@@ -277,8 +314,18 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
   }
   if (!config_.reads_features() && config_.fusion.motion_seconds > 0)
     grid = with_motion(grid, motion_steps(*times, config_.fusion.motion_seconds));
+  if (reads_flow(config_)) {  // Note [Place flow]: the fast frames' motion, place by place
+    if (!v.fast_flow.defined() || v.fast_flow.size(0) != grid.size(0))
+      throw FormatError("the video's tokens carry no fast-frame flow, which this model reads (tokens encoded "
+                        "without slowfast.fast_flow: encode them again with this model)");
+    grid = with_flow(grid, v.fast_flow, motion_steps(*times, std::max(config_.fusion.motion_seconds, 0.5)));
+  }
   in.timeline = grid.reshape({grid.size(0), -1}).to(device);
   in.timeline_tokens = grid.reshape({grid.size(0), -1, grid.size(3)});
+  if (motion_frame) {
+    in.step_scores = motion_logits(grid.to(device), text);
+    if (motion) *motion = in.step_scores;
+  }
   if (need_slow) {
     in.slow = v.slow.reshape({v.slow.size(0), -1, v.slow.size(3)}).to(device);
     in.slow_seconds = seconds(v.slow_seconds);
@@ -303,8 +350,8 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
 }
 
 GroundingOutput LearnedModelImpl::ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
-                                         DetailProbe* probe, torch::Tensor* fused_out) {
-  torch::Tensor fused = fuse(video, text, times, probe);
+                                         DetailProbe* probe, torch::Tensor* fused_out, torch::Tensor* motion) {
+  torch::Tensor fused = fuse(video, text, times, probe, motion);
   if (fused_out) *fused_out = fused;
   return grounding_head->forward(fused, *times);
 }
@@ -334,6 +381,40 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
   words = F::normalize(words, F::NormalizeFuncOptions().dim(1));  // [B, A]
   torch::Tensor sim = torch::einsum("ba,tpa->btp", {words, frames});
   return align_scale.exp() * std::get<0>(sim.max(2)) + align_bias;  // [B, T]
+}
+
+// Note [Motion match]
+// Motion tokens (Note [Motion tokens]) made the model find the moving shape but not tell its
+// way: the top moment was the queried move or the move back equally often. The direction is in
+// the tokens (a shape moving right leaves a patch and enters its right-hand neighbour, and
+// moves inside each), but no part of the fusion had to put it together with what moves: the
+// timeline projection mixes the whole grid into one vector, and the per-step token match
+// (Note [SlowFast fusion]) averages what it attends. The motion match scores each text against
+// each place of each step, as the backbone alignment does frames (Note [Backbone alignment]):
+// a 3x3 convolution over the step's grid of [token, change] (so a place sees its neighbours'
+// changes, where a move came from or went to) and the text's mean token are projected to a
+// common space, and the step scores its best place's scaled cosine. Colour, shape and way add
+// up in that one dot product, and a BCE against the windows (the trainer's "motion" loss)
+// trains it directly. The fusion gets the logit of every text at every step
+// (FusionInput::step_scores), so the heads can use it; it costs one small convolution per
+// step. `sfvu train --motion-match 0` leaves it out. Measured (60 training videos, a motion
+// query and its shape's move back): on the backbone's tokens alone (a 10-minute run) the match
+// was no better than the rest, its logit higher inside the queried move than inside the move
+// back for 204 of 400 texts and moves, because the tokens do not carry the direction (Note
+// [Place flow]); with the places' pixel motion beside them (the 20-minute bundled run) 194 of
+// 200, and the top moment landed on the queried move 93 times and on the move back 18.
+torch::Tensor LearnedModelImpl::motion_logits(const torch::Tensor& grid, const TextBatch& text) {
+  if (!motion_frame) throw UsageError("this model has no motion match");
+  if (grid.dim() != 4 || grid.size(3) != config_.fusion.timeline_token_dim)
+    throw UsageError("motion_logits: grids [T, h, w, " + std::to_string(config_.fusion.timeline_token_dim) + "]");
+  namespace F = torch::nn::functional;
+  torch::Tensor x = motion_frame->forward(motion_norm->forward(grid).permute({0, 3, 1, 2}));  // [T, M, h, w]
+  x = F::normalize(x.flatten(2).transpose(1, 2), F::NormalizeFuncOptions().dim(2));          // [T, P, M]
+  torch::Tensor m = text.mask.unsqueeze(-1).to(text.features.scalar_type());
+  torch::Tensor words = motion_text->forward((text.features * m).sum(1) / m.sum(1).clamp_min(1));
+  words = F::normalize(words, F::NormalizeFuncOptions().dim(1));  // [B, M]
+  torch::Tensor sim = torch::einsum("bm,tpm->btp", {words, x});
+  return motion_scale.exp() * std::get<0>(sim.max(2)) + motion_bias;  // [B, T]
 }
 
 // Note [Option-fused QA]

@@ -42,7 +42,8 @@ json slowfast_json(const pathways::SlowFastOptions& o) {
           {"resize", decode::to_string(o.resize)},
           {"token_budget", o.token_budget},
           {"clip_seconds", o.clip_seconds},
-          {"batch", o.batch}};
+          {"batch", o.batch},
+          {"fast_flow", o.fast_flow}};
 }
 
 pathways::SlowFastOptions slowfast_from(const json& j, const std::string& where) {
@@ -56,6 +57,7 @@ pathways::SlowFastOptions slowfast_from(const json& j, const std::string& where)
   read_json_field(j, "token_budget", o.token_budget, where);
   read_json_field(j, "clip_seconds", o.clip_seconds, where);
   read_json_field(j, "batch", o.batch, where);
+  read_json_field(j, "fast_flow", o.fast_flow, where);  // absent: a model from before Note [Place flow]
   try {
     o.validate();
   } catch (const UsageError& e) {

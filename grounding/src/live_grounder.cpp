@@ -6,6 +6,7 @@
 #include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/training_free_head.h"
+#include "sfvu/pathways/place_flow.h"
 
 namespace sfvu::grounding {
 namespace {
@@ -119,10 +120,15 @@ void LiveGrounder::push(LivePathway pathway, const torch::Tensor& frames, const 
   const double t0 = steady_seconds();
   pathways::PathwayOutput out = pipeline_->encoder().encode_frames(batch.contiguous(), pathway_plan(pathway));
   stats_.encode_seconds += steady_seconds() - t0;
+  const pathways::PathwayPlan& plan = pathway_plan(pathway);
+  torch::Tensor small;  // a frame's motion is measured against its neighbours, per window
+  if (pathway == LivePathway::kFast && pipeline_->encoder().options().fast_flow)
+    small = pathways::flow_frames(batch, plan.tokens_h, plan.tokens_w).clone();
   for (size_t k = 0; k < rows.size(); ++k) {
     const size_t i = size_t(rows[k]);
     kept.push_back({pts_seconds[i], capture_seconds[i], out.tokens.narrow(0, int64_t(k), 1),
-                    out.embeds.narrow(0, int64_t(k), 1)});
+                    out.embeds.narrow(0, int64_t(k), 1),
+                    small.defined() ? small.narrow(0, int64_t(k), 1) : torch::Tensor()});
   }
   (pathway == LivePathway::kSlow ? stats_.frames_slow : stats_.frames_fast) += int64_t(rows.size());
   pending_ = true;
@@ -181,6 +187,11 @@ pathways::VideoTokens LiveGrounder::window_tokens() const {
   };
   fill(slow_, v.slow, v.slow_embeds, v.slow_pts_seconds, v.slow_frame_indices);
   fill(fast_, v.fast, v.fast_embeds, v.fast_pts_seconds, v.fast_frame_indices);
+  if (pipeline_->encoder().options().fast_flow) {
+    std::deque<torch::Tensor> small;
+    for (const Frame& f : fast_) small.push_back(f.flow_frame);
+    v.fast_flow = pathways::place_flow(rows_to_tensor(small), v.fast.size(1), v.fast.size(2));
+  }
   return v;
 }
 

@@ -18,6 +18,9 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
   if (c.reads_features()) return;  // no QA head, no token grid to take motion from
   if (!(o.motion_seconds >= 0)) throw UsageError("--motion-seconds must be >= 0");
   c.fusion.motion_seconds = o.motion_seconds;
+  if (o.motion_match < 0) throw UsageError("--motion-match must be >= 0");
+  c.fusion.motion_match = o.motion_match;
+  c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
     throw UsageError("--qa-scoring " + problem);
   c.qa_scoring = o.qa_scoring;

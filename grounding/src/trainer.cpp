@@ -216,7 +216,8 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
     std::vector<double> times;
     TextBatch text = queries_of(model, v, g_texts);
     DetailProbe probe;
-    GroundingOutput g = model.ground(f, text, &times, &probe, &fused);
+    torch::Tensor motion;
+    GroundingOutput g = model.ground(f, text, &times, &probe, &fused, &motion);
     saliency = g.saliency;
     r.parts = grounding_loss(g, windows, times);
     loss = loss + r.parts.total;
@@ -224,6 +225,11 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
       torch::Tensor p = inside_window_loss(probe.logits, windows, probe.seconds);
       r.parts.probe = p.item<double>();
       loss = loss + p;
+    }
+    if (motion.defined()) {  // Note [Motion match]
+      torch::Tensor m = inside_window_loss(motion, windows, times);
+      r.parts.motion = m.item<double>();
+      loss = loss + m;
     }
     if (!model.config().reads_features()) {
       torch::Tensor align = alignment_loss(model, f, text, windows);
@@ -601,6 +607,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
       smooth(mean_parts.l1, r.parts.l1);
       smooth(mean_parts.giou, r.parts.giou);
       smooth(mean_parts.align, r.parts.align);
+      smooth(mean_parts.motion, r.parts.motion);
       smooth(mean_parts.probe, r.parts.probe);
       r.grads.clear();
     }

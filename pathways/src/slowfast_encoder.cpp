@@ -2,6 +2,7 @@
 
 #include "sfvu/base/clock.h"
 #include "sfvu/base/error.h"
+#include "sfvu/pathways/place_flow.h"
 #include "sfvu/pathways/slowfast_layout.h"
 
 namespace sfvu::pathways {
@@ -120,6 +121,7 @@ VideoTokens SlowFastEncoder::encode(decode::VideoReader& reader, const SlowFastP
 
 struct TokenAssembler::Impl {
   Collected slow, fast;
+  std::vector<torch::Tensor> flow_frames;  // fast frames at the flow size (options().fast_flow)
   std::vector<bool> is_slow;  // shared frames: which fast slots (request positions) are slow frames too
 };
 
@@ -154,6 +156,8 @@ void TokenAssembler::add(const decode::FrameChunk& c) {
     return;
   }
   impl_->fast.add({SlowFastEncoder::pool(b.grid, plan_.fast), b.embeds}, c.pts_seconds, c.indices);
+  if (encoder_.options().fast_flow)  // a frame's motion needs its neighbours: measured in finish()
+    impl_->flow_frames.push_back(flow_frames(frames, plan_.fast.tokens_h, plan_.fast.tokens_w).clone());
   stats_.frames_fast += c.size();
   if (!plan_.shared_frames) return;
   std::vector<int64_t> rows;
@@ -184,6 +188,13 @@ VideoTokens TokenAssembler::finish(const decode::DecodeStats& decode_stats, Enco
   v.fast_embeds = fast.cat_embeds(projection);
   v.fast_pts_seconds = std::move(fast.pts);
   v.fast_frame_indices = std::move(fast.indices);
+  if (encoder_.options().fast_flow) {
+    const int64_t h = plan_.fast.tokens_h, w = plan_.fast.tokens_w;
+    v.fast_flow = impl_->flow_frames.empty()
+                      ? torch::zeros({0, h, w, 2})
+                      : place_flow(torch::cat(impl_->flow_frames), h, w);
+    impl_->flow_frames.clear();
+  }
   v.slow = slow.cat_tokens(plan_.slow, dim);
   v.slow_embeds = slow.cat_embeds(projection);
   v.slow_pts_seconds = std::move(slow.pts);

@@ -52,6 +52,7 @@ std::string SlowFastOptions::describe() const {
   s << ";layer=" << layer << ";resize=" << static_cast<int>(resize) << ";budget=" << token_budget
     << ";clip=" << clip_seconds << ";sf_llava=" << sf_llava_sampling;
   if (sf_llava_sampling) s << "(" << sf_llava_frames << "," << sf_llava_slow << ")";
+  if (fast_flow) s << ";fast_flow=1";  // absent otherwise: keys of tokens made before it stay valid
   return s.str();
 }
 

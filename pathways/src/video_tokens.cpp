@@ -46,6 +46,7 @@ void save_video_tokens(const std::string& path, const VideoTokens& v, const std:
       {"fast_pts_seconds", torch::tensor(v.fast_pts_seconds, torch::kFloat64)},
       {"slow_frame_indices", torch::tensor(v.slow_frame_indices, torch::kInt64)},
       {"fast_frame_indices", torch::tensor(v.fast_frame_indices, torch::kInt64)}};
+  if (v.fast_flow.defined()) named.emplace_back("fast_flow", v.fast_flow.to(torch::kFloat32).contiguous());
   std::vector<TensorToWrite> out;
   for (const auto& [name, t] : named) out.push_back({name, safetensors_dtype(t), t.sizes().vec(), t.data_ptr()});
   std::map<std::string, std::string> meta = metadata;
@@ -83,6 +84,11 @@ VideoTokens load_video_tokens(const std::string& path, std::map<std::string, std
   if (v.slow_embeds.size(0) != ts || int64_t(v.slow_pts_seconds.size()) != ts || int64_t(v.slow_frame_indices.size()) != ts ||
       v.fast_embeds.size(0) != tf || int64_t(v.fast_pts_seconds.size()) != tf || int64_t(v.fast_frame_indices.size()) != tf)
     throw FormatError(path + ": slow/fast tensors disagree on their frame counts");
+  if (file->contains("fast_flow")) {
+    v.fast_flow = get("fast_flow", 4);
+    if (v.fast_flow.size(0) != tf || v.fast_flow.size(3) != 2)
+      throw FormatError(path + ": tensor 'fast_flow' must be [" + std::to_string(tf) + ", h, w, 2]");
+  }
   auto d = meta.find("duration_seconds");
   if (d == meta.end()) throw FormatError(path + ": no duration_seconds in the metadata");
   v.duration_seconds = std::strtod(d->second.c_str(), nullptr);

@@ -183,6 +183,98 @@ TEST(LearnedModel, AMotionTokenModelIsTwiceAsWideAndRoundTrips) {
   EXPECT_EQ(loaded->config().fusion.motion_seconds, 0.25);
 }
 
+// Note [Motion match]: a bright block crosses from the left half of the 16-px fast frames to
+// the right half in [1, 1.5) s and back in [2.5, 3) s.
+VideoFeatures crossing_video(LearnedModelImpl& m) {
+  torch::Tensor fast = torch::full({32, 16, 16, 3}, 40, torch::kUInt8);
+  std::vector<double> fs;
+  for (int i = 0; i < 32; ++i) {
+    const double t = i / 8.0;
+    const double x = t < 1 ? 1 : t < 1.5 ? 1 + 16 * (t - 1) : t < 2.5 ? 9 : t < 3 ? 9 - 16 * (t - 2.5) : 1;
+    fast[i].slice(0, 5, 11).slice(1, int64_t(x), int64_t(x) + 6).fill_(230);
+    fs.push_back(t);
+  }
+  return m.encode_frames(torch::full({4, 32, 32, 3}, 40, torch::kUInt8), {0, 1, 2, 3}, fast, fs, 4.0);
+}
+
+TEST(LearnedModel, TheMotionMatchLearnsWhichWayAShapeMovesAndRoundTrips) {
+  torch::manual_seed(0);
+  const std::vector<std::string> texts{"the block moves right", "the block moves left"};
+  auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(texts));
+  LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", /*motion_seconds=*/0.25);
+  c.fusion.motion_match = 16;
+  auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  // Steps inside each move: [1, 1.5) and [2.5, 3).
+  torch::Tensor right = torch::zeros({32}), left = torch::zeros({32});
+  right.slice(0, 8, 12).fill_(1);
+  left.slice(0, 20, 24).fill_(1);
+  torch::Tensor target = torch::stack({right, left});
+  auto logits = [&](LearnedModelImpl& model) {
+    torch::Tensor motion;
+    std::vector<double> times;
+    model.ground(crossing_video(model), model.encode_text(texts), &times, nullptr, nullptr, &motion);
+    EXPECT_EQ(motion.sizes(), (std::vector<int64_t>{2, 32}));
+    return motion;
+  };
+  m->train();
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
+  for (int i = 0; i < 40; ++i) {
+    torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits(*m), target);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  m->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor s = logits(*m);
+  auto mean_over = [](const torch::Tensor& row, const torch::Tensor& mask) { return (row * mask).sum().item<double>() / 4; };
+  EXPECT_GT(mean_over(s[0], right), mean_over(s[0], left) + 1.0);  // "moves right" scores the move right
+  EXPECT_GT(mean_over(s[1], left), mean_over(s[1], right) + 1.0);  // and "moves left" the move back
+  const std::string dir = test::scratch_dir("learned_model_motion_match");
+  m->save(dir);
+  EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["fusion"]["motion_match"], 16);
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_TRUE(torch::allclose(logits(*loaded), s));
+  EXPECT_THROW(tiny_model()->motion_logits(crossing_video(*m).fast, m->encode_text(texts)), UsageError);
+}
+
+// Note [Place flow]: each place joined by its motion and the motion's mean over +-window steps.
+TEST(PlaceFlow, TheTimelineReadsEachPlacesMotionAndItsWindowMean) {
+  torch::Tensor grid = torch::zeros({4, 1, 2, 3});
+  torch::Tensor flow = torch::zeros({4, 1, 2, 2});
+  flow.select(3, 0).select(2, 1).copy_(torch::tensor({{0.f}, {4.f}, {8.f}, {0.f}}));
+  torch::Tensor g = with_flow(grid, flow, 1);
+  ASSERT_EQ(g.sizes(), (std::vector<int64_t>{4, 1, 2, 7}));
+  EXPECT_TRUE(torch::equal(g.narrow(3, 3, 2), flow));
+  // Means of u at place 1 over [0,1], [0,2], [1,3], [2,3].
+  EXPECT_TRUE(torch::allclose(g.select(3, 5).select(2, 1).squeeze(1), torch::tensor({2.f, 4.f, 4.f, 4.f})));
+  EXPECT_THROW(with_flow(grid, flow.narrow(0, 0, 3), 1), UsageError);
+  EXPECT_THROW(with_flow(grid, flow, -1), UsageError);
+}
+
+TEST(LearnedModel, AFlowModelReadsTheFastFramesMotionAndNeedsIt) {
+  torch::manual_seed(0);
+  auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+  LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", /*motion_seconds=*/0.25);
+  c.slowfast.fast_flow = true;
+  auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  EXPECT_EQ(m->config().fusion.timeline_token_dim, 2 * 16 + 4);
+  m->eval();
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  ASSERT_EQ(v.fast_flow.sizes(), (std::vector<int64_t>{32, 2, 2, 2}));
+  std::vector<double> times;
+  GroundingOutput a = m->ground(v, m->encode_text({"the red square"}), &times);
+  const std::string dir = test::scratch_dir("learned_model_flow");
+  m->save(dir);
+  EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["slowfast"]["fast_flow"], true);
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_TRUE(torch::allclose(loaded->ground(tiny_video(*loaded), loaded->encode_text({"the red square"}), &times).saliency,
+                              a.saliency));
+  v.fast_flow = torch::Tensor();  // tokens encoded without it
+  EXPECT_THROW(m->ground(v, m->encode_text({"the red square"}), &times), FormatError);
+}
+
 TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
   // Note [Convolutional stem]: three 3x3 stride-2 convolutions and a 1x1 for patch 8, the
   // same token grid as the patch stem at every input size.

@@ -8,6 +8,7 @@
 
 #include "sfvu/base/error.h"
 #include "sfvu/base/log.h"
+#include "sfvu/pathways/place_flow.h"
 #include "sfvu/pathways/slowfast_encoder.h"
 #include "sfvu/pathways/slowfast_layout.h"
 #include "sfvu/pathways/torch_runtime.h"
@@ -101,6 +102,26 @@ TEST(SlowFastEncoder, ChunkSizeAndRepetitionDoNotChangeTokens) {
   test::expect_close(y.slow_embeds, x.slow_embeds, 1e-5, 1e-5, "batch 3 vs 16");
   EXPECT_TRUE(torch::equal(x.fast, z.fast));
   EXPECT_TRUE(torch::equal(x.slow, z.slow));
+}
+
+// Note [Place flow]: measured over the whole fast stream (not per chunk), kept with the tokens.
+TEST(SlowFastEncoder, FastFlowIsTheDecodedFastFramesPlaceFlow) {
+  SlowFastOptions o = two_stream_options(), chunked = two_stream_options();
+  o.fast_flow = chunked.fast_flow = true;
+  chunked.batch = 3;
+  VideoTokens t = encode(o, test::video("bikes.mp4")), c = encode(chunked, test::video("bikes.mp4"));
+  ASSERT_EQ(t.fast_flow.sizes(), (std::vector<int64_t>{80, 2, 2, 2}));
+  EXPECT_TRUE(torch::equal(t.fast_flow, c.fast_flow));
+  decode::VideoReader reader(decode::Source::path(test::video("bikes.mp4")));
+  SlowFastPlan plan = SlowFastEncoder(tiny(), o).plan(reader);
+  auto ref = reader.read({{decode::SamplingPlan::at(plan.fast.times_seconds), decode::FrameFormat::square(16)}});
+  test::expect_close(t.fast_flow, place_flow(frames_to_tensor(std::move(ref.streams[0])), 2, 2), 1e-6, 1e-6, "fast flow");
+  EXPECT_GT(t.fast_flow.abs().max().item<double>(), 0.01);  // the bikes move
+  EXPECT_FALSE(encode(two_stream_options(), test::video("bikes.mp4")).fast_flow.defined());
+  EXPECT_NE(o.describe(), two_stream_options().describe());  // cached tokens tell them apart
+  const std::string path = test::scratch_dir("video_tokens_flow") + "/t.safetensors";
+  save_video_tokens(path, t);
+  EXPECT_TRUE(torch::equal(load_video_tokens(path).fast_flow, t.fast_flow));
 }
 
 TEST(SlowFastEncoder, SfLlavaPresetTakesFiftyFramesByIndex) {

@@ -30,6 +30,11 @@ struct FusionConfig {
   /// [Motion tokens] in learned_model.cpp; timeline_dim and timeline_token_dim count both
   /// halves); 0: none (configs written before it had none).
   double motion_seconds = 0;
+  /// Width of the space where each text meets each step's motion tokens (Note [Motion match]
+  /// in learned_model.cpp): the model passes the fusion one match logit per text and step
+  /// (FusionInput::step_scores), which enters each step through a learned vector; 0: none
+  /// (configs written before it had none).
+  int motion_match = 0;
 
   nlohmann::json to_json() const;
   /// Reads the keys present over the defaults; throws FormatError naming `where` and the key.

@@ -61,6 +61,7 @@ struct FusionInput {
   torch::Tensor slow_seconds;      ///< [Ts] float64, increasing
   torch::Tensor text;              ///< [B, L, text_dim] token features of B texts
   torch::Tensor text_mask;         ///< bool [B, L], true = real token
+  torch::Tensor step_scores;       ///< [B, T] match logits of each text per step (config motion_match > 0)
 };
 
 class SlowFastFusionImpl : public torch::nn::Module {
@@ -77,7 +78,7 @@ class SlowFastFusionImpl : public torch::nn::Module {
   FusionConfig config_;
   torch::nn::Linear timeline_proj{nullptr}, slow_proj{nullptr}, text_proj{nullptr}, time_proj{nullptr};
   torch::nn::LayerNorm timeline_norm{nullptr}, slow_norm{nullptr}, text_norm{nullptr}, step_norm{nullptr};
-  torch::nn::Linear step_proj{nullptr}, probe{nullptr};
+  torch::nn::Linear step_proj{nullptr}, probe{nullptr}, score_proj{nullptr};
   CrossAttentionBlock step_match{nullptr};
   torch::nn::ModuleList temporal{nullptr}, post{nullptr}, post_conv{nullptr};
   CrossAttentionBlock detail{nullptr}, condition{nullptr};

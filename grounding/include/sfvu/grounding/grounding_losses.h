@@ -28,6 +28,7 @@ struct LossParts {
   torch::Tensor total;
   double saliency = 0, rank = 0, focal = 0, l1 = 0, giou = 0;
   double align = 0;  ///< Note [Backbone alignment] (set by the trainer)
+  double motion = 0;  ///< Note [Motion match] (set by the trainer)
   double probe = 0;  ///< Note [Detail probe] (set by the trainer)
 };
 

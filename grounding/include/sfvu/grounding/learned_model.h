@@ -112,12 +112,18 @@ torch::Tensor with_motion(const torch::Tensor& grid, int offset);
 /// The offset in steps of `seconds` on a timeline sampled at `times` (evenly): at least 1.
 int motion_steps(const std::vector<double>& times, double seconds);
 
+/// Note [Place flow] as the timeline reads it: each step's places joined by their motion
+/// `flow` [T, h, w, 2] (pathways::place_flow) and its mean over +-window steps (clamped at the
+/// ends): [T, h, w, D + 4]. UsageError when the shapes disagree or window < 0.
+torch::Tensor with_flow(const torch::Tensor& grid, const torch::Tensor& flow, int window);
+
 /// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
 /// A feature model's video (FeatureReader::video) has one 1x1 "token" per clip row: fast =
 /// the timeline rows [L, 1, 1, timeline_dim], slow = the detail rows [L, 1, 1, detail_dim].
 struct VideoFeatures {
   torch::Tensor slow;  ///< [Ts, Hs, Ws, D] slow tokens
   torch::Tensor fast;  ///< [Tf, Hf, Wf, D] fast tokens
+  torch::Tensor fast_flow;  ///< [Tf, Hf, Wf, 2] the fast frames' place flow (config slowfast.fast_flow)
   std::vector<double> slow_seconds, fast_seconds;
   double duration_seconds = 0;
 };
@@ -171,12 +177,17 @@ class LearnedModelImpl : public torch::nn::Module {
                               double duration_seconds);
   static VideoFeatures from_tokens(const pathways::VideoTokens& tokens);
 
-  /// The fused timeline [B, T, D] for B texts, and the timeline's times.
+  /// The fused timeline [B, T, D] for B texts, and the timeline's times. `motion`, when given
+  /// and the model has a motion match (Note [Motion match]), receives its logits [B, T].
   torch::Tensor fuse(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
-                     DetailProbe* probe = nullptr);
-  /// `fused`, when given, receives the fused timeline the heads read.
+                     DetailProbe* probe = nullptr, torch::Tensor* motion = nullptr);
+  /// `fused`, when given, receives the fused timeline the heads read; `motion` as in fuse().
   GroundingOutput ground(const VideoFeatures& video, const TextBatch& text, std::vector<double>* times,
-                         DetailProbe* probe = nullptr, torch::Tensor* fused = nullptr);
+                         DetailProbe* probe = nullptr, torch::Tensor* fused = nullptr, torch::Tensor* motion = nullptr);
+  /// Note [Motion match]: match logits [B, T] of each text (mean token) against each step's
+  /// motion tokens `grid` [T, h, w, timeline_token_dim], the step's score being its best
+  /// place's. UsageError when the model has no motion match.
+  torch::Tensor motion_logits(const torch::Tensor& grid, const TextBatch& text);
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
   /// [T, h, w, D] and each text (mean token), CLIP-style (scaled cosine + bias), the frame's
   /// score being its best-matching token's.
@@ -203,6 +214,10 @@ class LearnedModelImpl : public torch::nn::Module {
   QaHead qa_head{nullptr};
   torch::nn::Linear align_frame{nullptr}, align_text{nullptr};
   torch::Tensor align_scale, align_bias;
+  torch::nn::LayerNorm motion_norm{nullptr};
+  torch::nn::Conv2d motion_frame{nullptr};
+  torch::nn::Linear motion_text{nullptr};
+  torch::Tensor motion_scale, motion_bias;
 };
 TORCH_MODULE(LearnedModel);
 

@@ -158,6 +158,7 @@ class LiveGrounder {
     double pts_seconds = 0, capture_seconds = 0;
     torch::Tensor tokens;  // [1, h, w, D]
     torch::Tensor embeds;  // [1, P]
+    torch::Tensor flow_frame;  // [1, 8h, 8w, 3] uint8 when the encoder measures fast flow (Note [Place flow])
   };
   LiveUpdate run_update();
   void evict();

@@ -49,6 +49,9 @@ struct SlowFastOptions {
   int64_t sf_llava_frames = 50;
   int64_t sf_llava_slow = 10;
   int batch = 16;  ///< frames per backbone forward pass
+  /// Also measure each fast frame's motion per token place from its pixels (VideoTokens::
+  /// fast_flow; Note [Place flow] in place_flow.cpp): models trained with it need it.
+  bool fast_flow = false;
 
   /// "default" (the options above) or "sf-llava" (SlowFast-LLaVA exactly: 50 frames squashed
   /// to the model's size, penultimate layer, slow 10 frames 1x2 max-pooled, fast 4x4, no

@@ -25,6 +25,9 @@ struct VideoTokens {
   torch::Tensor slow_embeds, fast_embeds;
   std::vector<double> slow_pts_seconds, fast_pts_seconds;
   std::vector<int64_t> slow_frame_indices, fast_frame_indices;
+  /// [Tf, h, w, 2] float: each fast frame's motion per token place (SlowFastOptions::fast_flow,
+  /// Note [Place flow]); undefined when not measured.
+  torch::Tensor fast_flow;
 
   int64_t n_slow() const { return slow.defined() ? slow.size(0) : 0; }
   int64_t n_fast() const { return fast.defined() ? fast.size(0) : 0; }
@@ -34,7 +37,7 @@ struct VideoTokens {
 };
 
 /// Writes `tokens` as safetensors (keys slow, fast, slow_embeds, fast_embeds, *_pts_seconds
-/// f64, *_frame_indices i64; duration and `metadata` in __metadata__). Atomic (temp + rename).
+/// f64, *_frame_indices i64, fast_flow when defined; duration and `metadata` in __metadata__). Atomic (temp + rename).
 void save_video_tokens(const std::string& path, const VideoTokens& tokens,
                        const std::map<std::string, std::string>& metadata = {});
 /// Reads a file save_video_tokens wrote; throws FormatError naming the file and the key.
