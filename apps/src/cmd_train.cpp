@@ -76,6 +76,8 @@ int cmd_train(const Args& args) {
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
       ("fast-flow", po::value<std::string>()->default_value(d.fast_flow ? "on" : "off"),
        "on: the fast timeline also reads each place's motion measured on the pixels (Note [Place flow])")
+      ("detail-match", po::value<std::string>()->default_value(d.detail_match ? "on" : "off"),
+       "on: each step also gets each text's alignment with its nearest slow frame, ungated (Note [Detail match])")
       ("motion-match", po::value<int>()->default_value(d.motion_match),
        "width of the space where each text meets each step's motion tokens, place by place (0 = off; Note [Motion match])")
       ("qa-scoring", po::value<std::string>()->default_value(d.qa_scoring),
@@ -136,6 +138,9 @@ int cmd_train(const Args& args) {
   const std::string flow = vm["fast-flow"].as<std::string>();
   if (flow != "on" && flow != "off") throw UsageError("--fast-flow must be 'on' or 'off', not '" + flow + "'");
   o.fast_flow = flow == "on";
+  const std::string detail = vm["detail-match"].as<std::string>();
+  if (detail != "on" && detail != "off") throw UsageError("--detail-match must be 'on' or 'off', not '" + detail + "'");
+  o.detail_match = detail == "on";
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();

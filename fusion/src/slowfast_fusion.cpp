@@ -32,7 +32,8 @@ SlowFastFusionImpl::SlowFastFusionImpl(const FusionConfig& c)
     step_proj = register_module("step_proj", torch::nn::Linear(c.timeline_token_dim, c.d_model));
     step_match = register_module("step_match", CrossAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, false, c.dropout));
   }
-  if (c.motion_match > 0) score_proj = register_module("score_proj", torch::nn::Linear(1, c.d_model));
+  if (c.step_score_count() > 0)
+    score_proj = register_module("score_proj", torch::nn::Linear(c.step_score_count(), c.d_model));
   if (c.detail_probe) probe = register_module("detail_probe", torch::nn::Linear(c.d_model, 1));
   for (int i = 0; i < c.temporal_layers; ++i)
     temporal->push_back(SelfAttentionBlock(c.d_model, c.num_heads, c.mlp_ratio, c.dropout));
@@ -59,8 +60,10 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in, torch::Tensor* 
   const int64_t T = in.timeline.size(0), Ts = in.slow.size(0);
   const int64_t B = in.text.size(0), L = in.text.size(1);
   if (T == 0 || Ts == 0) throw UsageError("fusion: empty timeline or no slow frame");
-  if (score_proj && (!in.step_scores.defined() || in.step_scores.sizes() != torch::IntArrayRef({B, T})))
-    throw UsageError("fusion: step_scores must be [" + std::to_string(B) + ", " + std::to_string(T) + "] (motion_match)");
+  const int64_t K = c.step_score_count();
+  if (score_proj && (!in.step_scores.defined() || in.step_scores.sizes() != torch::IntArrayRef({B, T, K})))
+    throw UsageError("fusion: step_scores must be [" + std::to_string(B) + ", " + std::to_string(T) + ", " +
+                     std::to_string(K) + "] (motion_match, detail_match)");
   const auto device = in.timeline.device();
 
   // Timeline, shared by all texts: [1, T, D].
@@ -96,8 +99,8 @@ torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in, torch::Tensor* 
     torch::Tensor matched = step_match->forward(text_mean.unsqueeze(0).expand({T, B, c.d_model}), tokens);
     steps = steps + matched.permute({1, 0, 2});
   }
-  // Each text's match with the step's motion tokens, as a probability, scales a learned vector.
-  if (score_proj) steps = steps + score_proj->forward(torch::sigmoid(in.step_scores.to(device)).unsqueeze(-1));
+  // Each text's matches with the step (motion, detail), as probabilities, scale learned vectors.
+  if (score_proj) steps = steps + score_proj->forward(torch::sigmoid(in.step_scores.to(device)));
   // Each step reads its nearest slow frame's detail. Steps are grouped by that frame (padded
   // to the largest group, M) so each frame's detail is projected to keys once:
   // queries [B*Ts, M, D] against keys [B*Ts, L, D].

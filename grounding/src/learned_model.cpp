@@ -117,6 +117,7 @@ fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& co
     f.text_dim = config.features.query_dim;
     f.timeline_token_dim = 0;
     f.motion_match = 0;  // no token grid to match
+    f.detail_match = false;
     return f;
   }
   const auto& vision = config.backbone.vision;
@@ -322,11 +323,14 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
   }
   in.timeline = grid.reshape({grid.size(0), -1}).to(device);
   in.timeline_tokens = grid.reshape({grid.size(0), -1, grid.size(3)});
+  std::vector<torch::Tensor> scores;  // [B, T] each: FusionInput::step_scores
   if (motion_frame) {
-    in.step_scores = motion_logits(grid.to(device), text);
-    if (motion) *motion = in.step_scores;
+    scores.push_back(motion_logits(grid.to(device), text));
+    if (motion) *motion = scores.back();
   }
+  torch::Tensor detail_grid;  // the frames the text reads detail from [Ts, h, w, D]
   if (need_slow) {
+    detail_grid = v.slow;
     in.slow = v.slow.reshape({v.slow.size(0), -1, v.slow.size(3)}).to(device);
     in.slow_seconds = seconds(v.slow_seconds);
     if (probe) probe->seconds = v.slow_seconds;
@@ -342,10 +346,16 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
       picked_seconds.push_back(v.fast_seconds[size_t(i)]);
     }
     torch::Tensor frames = v.fast.index_select(0, torch::tensor(picked, torch::kInt64).to(v.fast.device()));
+    detail_grid = frames;
     in.slow = frames.reshape({frames.size(0), -1, frames.size(3)}).to(device);
     in.slow_seconds = seconds(picked_seconds);
     if (probe) probe->seconds = picked_seconds;
   }
+  if (config_.fusion.detail_match) {  // Note [Detail match]: each step reads its nearest detail frame's
+    torch::Tensor nearest = fusion::nearest_indices(in.timeline_seconds, in.slow_seconds).to(device);
+    scores.push_back(align_logits(detail_grid.to(device), text).index_select(1, nearest));
+  }
+  if (!scores.empty()) in.step_scores = torch::stack(scores, -1);
   return fusion->forward(in, probe ? &probe->logits : nullptr);
 }
 
@@ -416,6 +426,23 @@ torch::Tensor LearnedModelImpl::motion_logits(const torch::Tensor& grid, const T
   torch::Tensor sim = torch::einsum("bm,tpm->btp", {words, x});
   return motion_scale.exp() * std::get<0>(sim.max(2)) + motion_bias;  // [B, T]
 }
+
+// Note [Detail match]
+// The slow tokens reach the fusion through one path, the text's cross-attention to them,
+// behind a tanh gate that starts at 0 (instruction-aware detail, as in the Slow-Fast MLLM's
+// hybrid layers); in from-scratch runs the gate stayed near 0 (-0.002 to 0.025 after 20 minutes),
+// so what the slow frames show barely reached the heads. The backbone alignment (Note
+// [Backbone alignment]) already scores every text against every slow frame, best token
+// first, trained against the windows: with fusion.detail_match its logit for each step's
+// nearest slow frame is passed to the fusion next to the motion match's (FusionInput::
+// step_scores), ungated, so the frame that shows the dotted shape can raise its steps from
+// the start. Fast-only models read it from their fast frames at the slow rate, as their
+// detail. `sfvu train --detail-match on`; off by default: measured against the bundled run
+// (same recipe, same day, 20 minutes) it did much worse, test R1@0.5 / R1@0.7 34.4 / 23.9
+// against 58.9 / 48.3, detail 23.3 / 11.7 against 45.0 / 38.3, QA 24.2 against 55.8: a
+// logit that is high for every step near the dotted shape's slow frame, whatever the text
+// asks, is an easy shortcut early on and the fusion leaned on it (validation stayed below
+// the bundled run's from the fourth validation on).
 
 // Note [Option-fused QA]
 // Each option is asked the way a grounding query is: its text ("question option", e.g. "which

@@ -275,6 +275,34 @@ TEST(LearnedModel, AFlowModelReadsTheFastFramesMotionAndNeedsIt) {
   EXPECT_THROW(m->ground(v, m->encode_text({"the red square"}), &times), FormatError);
 }
 
+// Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
+// the slow frames change the grounding.
+TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {
+  for (bool detail_match : {false, true}) {
+    torch::manual_seed(0);
+    auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+    LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", /*motion_seconds=*/0.25);
+    c.fusion.motion_match = 8;
+    c.fusion.detail_match = detail_match;
+    auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+    m->eval();
+    torch::NoGradGuard no_grad;
+    ASSERT_EQ(m->detail_gate(), 0.0);
+    VideoFeatures v = tiny_video(*m), brighter = v;
+    brighter.slow = v.slow + 1.0;
+    std::vector<double> times;
+    TextBatch text = m->encode_text({"the red square"});
+    const bool same = torch::allclose(m->ground(v, text, &times).saliency, m->ground(brighter, text, &times).saliency);
+    EXPECT_EQ(same, !detail_match) << "detail_match " << detail_match;
+    if (!detail_match) continue;
+    const std::string dir = test::scratch_dir("learned_model_detail_match");
+    m->save(dir);
+    EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["fusion"]["detail_match"], true);
+    auto loaded = LearnedModelImpl::load(dir);
+    EXPECT_TRUE(torch::allclose(loaded->ground(v, text, &times).saliency, m->ground(v, text, &times).saliency));
+  }
+}
+
 TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
   // Note [Convolutional stem]: three 3x3 stride-2 convolutions and a 1x1 for patch 8, the
   // same token grid as the patch stem at every input size.

@@ -35,6 +35,13 @@ struct FusionConfig {
   /// (FusionInput::step_scores), which enters each step through a learned vector; 0: none
   /// (configs written before it had none).
   int motion_match = 0;
+  /// Each text's alignment logit with each step's nearest detail (slow) frame (Note [Detail
+  /// match] in learned_model.cpp) is passed in step_scores too, next to the motion match's;
+  /// false in configs written before it.
+  bool detail_match = false;
+
+  /// How many match logits per text and step FusionInput::step_scores carries.
+  int step_score_count() const { return (motion_match > 0 ? 1 : 0) + (detail_match ? 1 : 0); }
 
   nlohmann::json to_json() const;
   /// Reads the keys present over the defaults; throws FormatError naming `where` and the key.

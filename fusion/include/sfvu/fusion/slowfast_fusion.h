@@ -15,6 +15,9 @@
 // tokens of every step (step_match): a direct text-to-region match per step, so "the yellow
 // triangle" finds where in the frame a yellow triangle is at each step without having to be
 // decoded from the flattened step feature by an MLP; its output is added to the step.
+// When the model passes step_scores (its per-text, per-step match logits: motion, detail;
+// Note [Motion match] and Note [Detail match] in grounding/src/learned_model.cpp), their
+// sigmoids scale learned vectors added to the step as well.
 // Attending per slow frame (rather than to all slow tokens at once) keeps the detail
 // time-stamped: "the shape with a white dot" lights up exactly the steps whose slow frame
 // shows it. The text-to-slow attention runs every text's tokens as queries of one batch row
@@ -61,7 +64,7 @@ struct FusionInput {
   torch::Tensor slow_seconds;      ///< [Ts] float64, increasing
   torch::Tensor text;              ///< [B, L, text_dim] token features of B texts
   torch::Tensor text_mask;         ///< bool [B, L], true = real token
-  torch::Tensor step_scores;       ///< [B, T] match logits of each text per step (config motion_match > 0)
+  torch::Tensor step_scores;       ///< [B, T, K] match logits of each text per step, K = config step_score_count()
 };
 
 class SlowFastFusionImpl : public torch::nn::Module {
