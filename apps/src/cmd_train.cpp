@@ -126,21 +126,19 @@ int cmd_train(const Args& args) {
   o.qa_weight = vm["qa-weight"].as<double>();
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
-  const std::string negatives = vm["crop-negatives"].as<std::string>();
-  if (negatives != "on" && negatives != "off")
-    throw UsageError("--crop-negatives must be 'on' or 'off', not '" + negatives + "'");
-  o.crop_negatives = negatives == "on";
+  auto on_off = [&](const char* name) {  // a switch given as on|off
+    const std::string v = vm[name].as<std::string>();
+    if (v != "on" && v != "off") throw UsageError(std::string("--") + name + " must be 'on' or 'off', not '" + v + "'");
+    return v == "on";
+  };
+  o.crop_negatives = on_off("crop-negatives");
   o.batch_videos = vm["batch-videos"].as<int>();
   if (o.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   o.detail_probe = vm.count("detail-probe") > 0;
   o.motion_seconds = vm["motion-seconds"].as<double>();
   o.motion_match = vm["motion-match"].as<int>();
-  const std::string flow = vm["fast-flow"].as<std::string>();
-  if (flow != "on" && flow != "off") throw UsageError("--fast-flow must be 'on' or 'off', not '" + flow + "'");
-  o.fast_flow = flow == "on";
-  const std::string detail = vm["detail-match"].as<std::string>();
-  if (detail != "on" && detail != "off") throw UsageError("--detail-match must be 'on' or 'off', not '" + detail + "'");
-  o.detail_match = detail == "on";
+  o.fast_flow = on_off("fast-flow");
+  o.detail_match = on_off("detail-match");
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();
   o.patch_size = vm["patch"].as<int>();

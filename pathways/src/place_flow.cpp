@@ -27,7 +27,7 @@ torch::Tensor flow_frames(const torch::Tensor& frames, int64_t grid_h, int64_t g
 // The fast pathway exists to see motion, but a ViT sees one frame at a time: the direction of
 // a movement is only in how its tokens change, and on the synthetic benchmark a from-scratch
 // backbone's tokens did not carry it (a linear probe on the timeline's tokens and their change
-// told the four directions apart 42-49 % of the time on held-out moves, chance 25 %). The
+// told the four directions apart 41-49 % of the time on held-out moves, chance 25 %). The
 // pixels do: here, per place of the token grid (8x8 pixels of the frames shrunk to 8 px per
 // place), the Lucas-Kanade least-squares motion of its content between the frames before and
 // after, [sum Ix^2, sum IxIy; sum IxIy, sum Iy^2] (u, v) = -(sum Ix It, sum Iy It), summed
@@ -39,7 +39,7 @@ torch::Tensor flow_frames(const torch::Tensor& frames, int64_t grid_h, int64_t g
 // two-stream ConvNet's optical-flow input in its cheapest form: no learning, a few
 // multiply-adds per pixel. The fast timeline reads it per place next to the tokens (with_flow
 // in grounding/learned_model.h); with it the synthetic benchmark's models began to tell a
-// move from the move back (README, "Motion is found").
+// move from the move back (README, "Which way a shape moves").
 torch::Tensor place_flow(const torch::Tensor& frames, int64_t grid_h, int64_t grid_w) {
   check_frames(frames, grid_h, grid_w, "place_flow");
   torch::NoGradGuard no_grad;
