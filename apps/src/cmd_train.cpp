@@ -80,6 +80,8 @@ int cmd_train(const Args& args) {
        "on: each step also gets each text's alignment with its nearest slow frame, ungated (Note [Detail match])")
       ("motion-match", po::value<int>()->default_value(d.motion_match),
        "width of the space where each text meets each step's motion tokens, place by place (0 = off; Note [Motion match])")
+      ("motion-match-steps", po::value<int>()->default_value(d.motion_match_steps),
+       "timeline steps each place's match features see, odd (1 = that step alone; Note [Motion match])")
       ("qa-scoring", po::value<std::string>()->default_value(d.qa_scoring),
        "option: each 'question option' text fused with the video like a query; question: the video fused with the "
        "question, options compared with it")
@@ -137,6 +139,7 @@ int cmd_train(const Args& args) {
   o.detail_probe = vm.count("detail-probe") > 0;
   o.motion_seconds = vm["motion-seconds"].as<double>();
   o.motion_match = vm["motion-match"].as<int>();
+  o.motion_match_steps = vm["motion-match-steps"].as<int>();
   o.fast_flow = on_off("fast-flow");
   o.detail_match = on_off("detail-match");
   o.hidden_size = vm["hidden"].as<int>();

@@ -14,7 +14,7 @@ nlohmann::json FusionConfig::to_json() const {
           {"d_model", d_model},           {"num_heads", num_heads}, {"temporal_layers", temporal_layers},
           {"post_layers", post_layers},   {"conv_kernel", conv_kernel}, {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}, {"detail_probe", detail_probe}, {"motion_seconds", motion_seconds},
-          {"motion_match", motion_match}, {"detail_match", detail_match}};
+          {"motion_match", motion_match}, {"motion_match_steps", motion_match_steps}, {"detail_match", detail_match}};
 }
 
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -41,6 +41,10 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
   c.motion_match = 0;  // a config without the key predates the motion match
   read_json_field(j, "motion_match", c.motion_match, where);
   if (c.motion_match < 0) throw FormatError(where + ": motion_match must be >= 0");
+  c.motion_match_steps = 1;  // a config without the key predates the match's temporal convolution
+  read_json_field(j, "motion_match_steps", c.motion_match_steps, where);
+  if (c.motion_match_steps < 1 || c.motion_match_steps % 2 == 0)
+    throw FormatError(where + ": motion_match_steps must be odd and >= 1, got " + std::to_string(c.motion_match_steps));
   c.detail_match = false;  // a config without the key predates the detail match
   read_json_field(j, "detail_match", c.detail_match, where);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)

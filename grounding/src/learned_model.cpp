@@ -183,6 +183,14 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
     motion_frame = register_module("motion_frame",
                                    torch::nn::Conv2d(torch::nn::Conv2dOptions(width, m, 3).padding(1)));
     motion_text = register_module("motion_text", torch::nn::Linear(config_.backbone.text.hidden_size, m));
+    if (const int k = config_.fusion.motion_match_steps; k > 1) {
+      // Residual and zero at the start: the match begins as the per-step one.
+      motion_time = register_module(
+          "motion_time", torch::nn::Conv1d(torch::nn::Conv1dOptions(m, m, k).padding(k / 2).groups(m)));
+      torch::NoGradGuard no_grad;
+      motion_time->weight.zero_();
+      motion_time->bias.zero_();
+    }
     motion_scale = register_parameter("motion_scale", torch::full({1}, std::log(10.0)));
     motion_bias = register_parameter("motion_bias", torch::full({1}, -2.0));
   }
@@ -430,6 +438,11 @@ torch::Tensor LearnedModelImpl::motion_logits(const torch::Tensor& grid, const T
   if (grid.dim() != 4 || grid.size(3) != config_.fusion.timeline_token_dim)
     throw UsageError("motion_logits: grids [T, h, w, " + std::to_string(config_.fusion.timeline_token_dim) + "]");
   torch::Tensor x = motion_frame->forward(motion_norm->forward(grid).permute({0, 3, 1, 2}));  // [T, M, h, w]
+  if (motion_time) {  // each place's features over the steps around it
+    const auto T = x.size(0), M = x.size(1), h = x.size(2), w = x.size(3);
+    torch::Tensor per_place = x.permute({2, 3, 1, 0}).reshape({h * w, M, T});
+    x = x + motion_time->forward(per_place).reshape({h, w, M, T}).permute({3, 2, 0, 1});
+  }
   return best_place_logits(x.flatten(2).transpose(1, 2), motion_text->forward(mean_token(text)), motion_scale,
                            motion_bias);
 }

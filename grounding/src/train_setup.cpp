@@ -20,6 +20,9 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
   c.fusion.motion_seconds = o.motion_seconds;
   if (o.motion_match < 0) throw UsageError("--motion-match must be >= 0");
   c.fusion.motion_match = o.motion_match;
+  if (o.motion_match_steps < 1 || o.motion_match_steps % 2 == 0)
+    throw UsageError("--motion-match-steps must be odd and >= 1, got " + std::to_string(o.motion_match_steps));
+  c.fusion.motion_match_steps = o.motion_match > 0 ? o.motion_match_steps : 1;
   c.fusion.detail_match = o.detail_match;
   c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())

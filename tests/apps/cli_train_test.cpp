@@ -114,6 +114,7 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["fusion"]["detail_probe"], false);
   EXPECT_EQ(config["fusion"]["motion_seconds"], 1.0);
   EXPECT_EQ(config["fusion"]["motion_match"], 64);
+  EXPECT_EQ(config["fusion"]["motion_match_steps"], 1);
   EXPECT_EQ(config["slowfast"]["fast_flow"], true);
   EXPECT_EQ(config["fusion"]["detail_match"], false);
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
@@ -122,6 +123,7 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--qa-scoring vote", "--qa-scoring"},
                                                          {"--crop-negatives maybe", "--crop-negatives"},
                                                          {"--motion-match -1", "--motion-match"},
+                                                         {"--motion-match-steps 4", "--motion-match-steps"},
                                                          {"--fast-flow maybe", "--fast-flow"},
                                                          {"--detail-match maybe", "--detail-match"}};
   for (const auto& [flags, named] : refused) {
@@ -179,12 +181,13 @@ TEST_F(TrainCli, TrainsGroundedQaOnCropsWithMotionTokens) {
   // Note [Grounded QA] (synth's questions carry their windows; crops keep the questions they
   // hold) and Note [Motion tokens]: recorded in config.json, and the folder answers.
   const std::string out = dir_ + "/grounded";
-  auto r = train_tiny("grounded", "--steps 6 --crop-seconds 6 --qa-scoring option --motion-seconds 0.25 --motion-match 8 --detail-match on");
+  auto r = train_tiny("grounded", "--steps 6 --crop-seconds 6 --qa-scoring option --motion-seconds 0.25 --motion-match 8 --motion-match-steps 5 --detail-match on");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json config = json::parse(test::read_text_file(out + "/config.json"));
   EXPECT_EQ(config["fusion"]["motion_seconds"], 0.25);
   EXPECT_EQ(config["fusion"]["timeline_token_dim"], 36);  // 16 + its change + 4 of place flow
   EXPECT_EQ(config["fusion"]["motion_match"], 8);  // Note [Motion match]
+  EXPECT_EQ(config["fusion"]["motion_match_steps"], 5);
   EXPECT_EQ(config["fusion"]["detail_match"], true);  // Note [Detail match]
   r = sfvu_cli("qa --model " + shell_quote(out) + " --question 'which way does the red square move?' " +
                "--options 'left|right|up|down' --no-cache -q " + shell_quote(dir_ + "/val/videos/synth12_0000.mp4"));

@@ -105,6 +105,22 @@ TEST(TemporalConvBlock, MixesOnlyStepsWithinHalfTheKernel) {
   EXPECT_TRUE(torch::allclose(ya[1], yb[1]));  // rows do not mix
 }
 
+// Note [Motion match] in learned_model.cpp: the match's steps around each step.
+TEST(FusionConfig, MotionMatchStepsKeyIsOptionalOddAndRoundTrips) {
+  FusionConfig c = small_config();
+  EXPECT_EQ(c.motion_match_steps, 1);
+  c.motion_match_steps = 17;
+  EXPECT_EQ(FusionConfig::from_json(c.to_json(), "x").motion_match_steps, 17);
+  nlohmann::json old = c.to_json();
+  old.erase("motion_match_steps");
+  EXPECT_EQ(FusionConfig::from_json(old, "x").motion_match_steps, 1);  // written before it existed
+  for (int bad : {0, 4, -3}) {
+    nlohmann::json j = c.to_json();
+    j["motion_match_steps"] = bad;
+    EXPECT_THROW(FusionConfig::from_json(j, "x"), FormatError) << bad;
+  }
+}
+
 TEST(FusionConfig, TemporalConvolutionKeyIsOptionalOddAndRoundTrips) {
   FusionConfig c = small_config();
   EXPECT_EQ(c.conv_kernel, 9);

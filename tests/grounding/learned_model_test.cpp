@@ -238,6 +238,61 @@ TEST(LearnedModel, TheMotionMatchLearnsWhichWayAShapeMovesAndRoundTrips) {
   EXPECT_THROW(tiny_model()->motion_logits(crossing_video(*m).fast, m->encode_text(texts)), UsageError);
 }
 
+// Note [Motion match]: a bright block shows at one place for 0.5 s ([0.5, 1) s) and for 2 s
+// ([2, 4) s) of a 5-s video. Step by step the two look the same; only steps around them differ.
+VideoFeatures flash_video(LearnedModelImpl& m) {
+  torch::Tensor fast = torch::full({40, 16, 16, 3}, 40, torch::kUInt8);
+  std::vector<double> fs;
+  for (int i = 0; i < 40; ++i) {
+    const double t = i / 8.0;
+    if ((t >= 0.5 && t < 1) || (t >= 2 && t < 4)) fast[i].slice(0, 5, 11).slice(1, 1, 7).fill_(230);
+    fs.push_back(t);
+  }
+  return m.encode_frames(torch::full({5, 32, 32, 3}, 40, torch::kUInt8), {0, 1, 2, 3, 4}, fast, fs, 5.0);
+}
+
+TEST(LearnedModel, TheMatchesStepsAroundTellAFlashFromALongDisplay) {
+  torch::Tensor flash = torch::zeros({40}), display = torch::zeros({40});
+  flash.slice(0, 4, 8).fill_(1);
+  display.slice(0, 20, 24).fill_(1);  // the display's middle 0.5 s
+  for (int steps : {1, 9}) {
+    torch::manual_seed(0);
+    const std::vector<std::string> texts{"the block flashes"};
+    auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts(texts));
+    LearnedModelConfig c = tiny_config(words->vocab_size());
+    c.fusion.motion_match = 16;
+    c.fusion.motion_match_steps = steps;
+    auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+    auto logits = [&](LearnedModelImpl& model) {
+      torch::Tensor motion;
+      std::vector<double> times;
+      model.ground(flash_video(model), model.encode_text(texts), &times, nullptr, nullptr, &motion);
+      return motion[0];
+    };
+    m->train();
+    torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
+    for (int i = 0; i < 60; ++i) {
+      torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits(*m), flash);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    }
+    m->eval();
+    torch::NoGradGuard no_grad;
+    torch::Tensor s = logits(*m);
+    const double in_flash = (s * flash).sum().item<double>() / 4, in_display = (s * display).sum().item<double>() / 4;
+    if (steps == 1) {  // each step alone: a step of the flash is a step of the display
+      EXPECT_NEAR(in_flash, in_display, 1e-4);
+      continue;
+    }
+    EXPECT_GT(in_flash, in_display + 1.0);
+    const std::string dir = test::scratch_dir("learned_model_match_steps");
+    m->save(dir);
+    EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["fusion"]["motion_match_steps"], 9);
+    EXPECT_TRUE(torch::allclose(logits(*LearnedModelImpl::load(dir)), s));
+  }
+}
+
 // Note [Place flow]: each place joined by its motion and the motion's mean over +-window steps.
 TEST(PlaceFlow, TheTimelineReadsEachPlacesMotionAndItsWindowMean) {
   torch::Tensor grid = torch::zeros({4, 1, 2, 3});

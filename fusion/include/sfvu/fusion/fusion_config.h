@@ -35,6 +35,10 @@ struct FusionConfig {
   /// (FusionInput::step_scores), which enters each step through a learned vector; 0: none
   /// (configs written before it had none).
   int motion_match = 0;
+  /// Timeline steps each place's match features see (odd; Note [Motion match]): a depthwise
+  /// temporal convolution over the steps, added to each place's features, so a match can
+  /// tell a short flash from a long display; 1: none (configs written before it had none).
+  int motion_match_steps = 1;
   /// Each text's alignment logit with each step's nearest detail (slow) frame (Note [Detail
   /// match] in learned_model.cpp) is passed in step_scores too, next to the motion match's;
   /// false in configs written before it.

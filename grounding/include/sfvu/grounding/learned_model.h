@@ -216,6 +216,7 @@ class LearnedModelImpl : public torch::nn::Module {
   torch::Tensor align_scale, align_bias;
   torch::nn::LayerNorm motion_norm{nullptr};
   torch::nn::Conv2d motion_frame{nullptr};
+  torch::nn::Conv1d motion_time{nullptr};  ///< depthwise over steps, per place (fusion.motion_match_steps > 1)
   torch::nn::Linear motion_text{nullptr};
   torch::Tensor motion_scale, motion_bias;
 };

@@ -60,8 +60,9 @@ struct TrainOptions {
   double motion_seconds = 1.0;  ///< fusion.motion_seconds of a new video model (Note [Motion tokens])
   /// slowfast.fast_flow of a new model with a fast pathway (Note [Place flow])
   bool fast_flow = true;
-  int motion_match = 64;
-  bool detail_match = false;  ///< fusion.detail_match of a new video model (Note [Detail match])  ///< fusion.motion_match of a new video model (Note [Motion match]); 0: none
+  int motion_match = 64;  ///< fusion.motion_match of a new video model (Note [Motion match]); 0: none
+  int motion_match_steps = 1;  ///< fusion.motion_match_steps (odd; 1: each step alone; Note [Motion match])
+  bool detail_match = false;  ///< fusion.detail_match of a new video model (Note [Detail match])
   uint64_t seed = 0;
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
   /// Note [Training crops]: > 0 trains three steps in four on a crop of this many seconds
