@@ -24,7 +24,7 @@ GroundingResult LearnedHead::ground(const VideoFeatures& video, const TextBatch&
   r.duration_seconds = video.duration_seconds;
   r.clip_seconds = c.clip_seconds;
   r.saliency = saliency_per_clip(out, 0, times, video.duration_seconds, c.clip_seconds);
-  r.moments = decode_moments(out, 0, video.duration_seconds, c.nms_iou, c.max_moments);
+  r.moments = decode_moments(out, 0, video.duration_seconds, c.nms_iou, c.max_moments, c.moment_saliency);
   return r;
 }
 

@@ -161,7 +161,10 @@ json LearnedModelConfig::to_json() const {
   j["fusion"] = fusion.to_json();
   j["grounding"] = {{"levels", grounding.levels}};
   if (!reads_features()) j["qa"] = {{"scoring", qa_scoring}, {"option_text", qa_option_text}};
-  j["inference"] = {{"clip_seconds", clip_seconds}, {"nms_iou", nms_iou}, {"max_moments", max_moments}};
+  j["inference"] = {{"clip_seconds", clip_seconds},
+                    {"nms_iou", nms_iou},
+                    {"max_moments", max_moments},
+                    {"moment_saliency", moment_saliency}};
   if (!training.is_null()) j["training"] = training;
   return j;
 }
@@ -223,6 +226,10 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
     read_json_field(j["inference"], "nms_iou", c.nms_iou, where + " inference");
     read_json_field(j["inference"], "max_moments", c.max_moments, where + " inference");
   }
+  c.moment_saliency = 0;  // configs without the key rank moments by confidence alone
+  if (j.contains("inference")) read_json_field(j["inference"], "moment_saliency", c.moment_saliency, where + " inference");
+  if (!(c.moment_saliency >= 0 && c.moment_saliency <= 1))
+    throw FormatError(where + ": inference.moment_saliency must be in [0, 1]");
   if (j.contains("training")) c.training = j["training"];
   return c;
 }

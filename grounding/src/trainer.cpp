@@ -358,7 +358,7 @@ ValidationResult validate(LearnedModelImpl& model, const TrainSplit& split) {
       std::vector<double> times;
       GroundingOutput out = model.ground(f, queries_of(model, v, grounding_texts(v, false)), &times);
       for (size_t b = 0; b < v.queries.size(); ++b) {
-        auto moments = decode_moments(out, int64_t(b), v.duration_seconds, c.nms_iou, 1);
+        auto moments = decode_moments(out, int64_t(b), v.duration_seconds, c.nms_iou, 1, c.moment_saliency);
         double best = 0;
         if (!moments.empty())
           for (const auto& w : v.queries[b].windows)

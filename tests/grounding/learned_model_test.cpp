@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -492,6 +493,40 @@ TEST(LearnedModel, ConfigOfAnotherVersionIsRefused) {
   j["version"] = 99;
   std::ofstream(dir + "/config.json") << j.dump();
   EXPECT_THROW(LearnedModelImpl::load(dir), FormatError);
+}
+
+// Note [Moment scores]: two points over four 1-s steps; the first is more confident, the
+// second covers the salient steps.
+TEST(DecodeMoments, TheStepsSaliencyCanOutrankAConfidentPoint) {
+  GroundingOutput out;
+  out.saliency = torch::tensor({{-4.f, -4.f, 4.f, 4.f}});
+  out.point_seconds = {0.5, 1.5, 2.5, 3.5};
+  out.point_level = {0, 0, 0, 0};
+  out.logits = torch::tensor({{2.f, -9.f, 0.f, -9.f}});
+  out.start_seconds = torch::tensor({{0.f, 1.f, 2.f, 3.f}});
+  out.end_seconds = torch::tensor({{1.8f, 2.f, 4.f, 4.f}});
+  std::vector<Moment> plain = decode_moments(out, 0, 4.0, 0.7, 1);
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_DOUBLE_EQ(plain[0].start_seconds, 0.0);  // confidence alone: sigmoid(2) over sigmoid(0)
+  std::vector<Moment> blended = decode_moments(out, 0, 4.0, 0.7, 1, 0.5);
+  ASSERT_EQ(blended.size(), 1u);
+  EXPECT_DOUBLE_EQ(blended[0].start_seconds, 2.0);
+  const double s4 = 1 / (1 + std::exp(-4.0));  // both steps inside [2, 4]
+  EXPECT_NEAR(blended[0].score, std::sqrt(0.5 * s4), 1e-6);
+  EXPECT_THROW(decode_moments(out, 0, 4.0, 0.7, 1, 1.5), UsageError);
+}
+
+TEST(LearnedModel, MomentSaliencyIsWrittenAndOlderConfigsKeepConfidenceAlone) {
+  LearnedModelConfig c = tiny_model()->config();
+  EXPECT_EQ(c.moment_saliency, 0.5);
+  nlohmann::json j = c.to_json();
+  EXPECT_EQ(j["inference"]["moment_saliency"], 0.5);
+  j["inference"]["moment_saliency"] = 0.25;
+  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").moment_saliency, 0.25);
+  j["inference"].erase("moment_saliency");
+  EXPECT_EQ(LearnedModelConfig::from_json(j, "x").moment_saliency, 0.0);
+  j["inference"]["moment_saliency"] = 2;
+  EXPECT_THROW(LearnedModelConfig::from_json(j, "x"), FormatError);
 }
 
 // 30 AdamW steps on `step_loss` bring it below 70% of its first value.

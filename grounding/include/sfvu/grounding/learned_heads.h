@@ -77,10 +77,12 @@ class QaHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(QaHead);
 
-/// Row `b` of `out` as ranked moments inside [0, duration]: scores are sigmoid(logits), then
-/// hard NMS at `nms_iou`, at most `max_moments`.
+/// Row `b` of `out` as ranked moments inside [0, duration]: scores are sigmoid(logits) or, with
+/// `saliency_weight` a > 0, sigmoid(logit)^(1-a) * (mean sigmoid saliency of the steps inside
+/// the moment)^a (Note [Moment scores] in learned_heads.cpp), then hard NMS at `nms_iou`, at
+/// most `max_moments`.
 std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double duration_seconds, double nms_iou,
-                                   int64_t max_moments);
+                                   int64_t max_moments, double saliency_weight = 0);
 
 /// Per-step saliency (row b, sigmoid) averaged into clips of `clip_seconds`; clips without a
 /// step take the nearest step's value. ceil(duration / clip_seconds) values.

@@ -91,6 +91,9 @@ struct LearnedModelConfig {
   double clip_seconds = 2.0;
   double nms_iou = 0.7;
   int64_t max_moments = 10;
+  /// Weight of the steps' saliency in a moment's score (Note [Moment scores] in
+  /// learned_heads.cpp): 0.5 for new models, 0 in configs written before it.
+  double moment_saliency = 0.5;
   nlohmann::json training;  ///< how it was trained (informational)
 
   nlohmann::json to_json() const;
