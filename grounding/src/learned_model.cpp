@@ -433,6 +433,17 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
 // back for 204 of 400 texts and moves, because the tokens do not carry the direction (Note
 // [Place flow]); with the places' pixel motion beside them (the 20-minute bundled run) 194 of
 // 200, and the top moment landed on the queried move 93 times and on the move back 18.
+//
+// Steps around (fusion.motion_match_steps K > 1, `--motion-match-steps K`, opt-in): each place's
+// match features also get a depthwise temporal convolution over the K steps around it
+// (residual, zero at the start, so the match begins as the per-step one). A flash (0.5-1.5 s)
+// and the same shape shown for 4-8 s look alike step by step, and the change over +-1 s is ~0
+// in the middle of both; on the test split the bundled model's match peaked inside the flash
+// above every other event's peak for 4 of 60 short queries (54 of 60 motion queries). With
+// K = 17 (+-1 s; a 20-minute run of the bundled recipe otherwise) that rose to 14 of 60 but
+// motion fell to 43, and the test split scored R1@0.5 / R1@0.7 52.2 / 42.2 (short 51.7 /
+// 48.3, motion 71.7 / 50.0), QA 43.3, against 58.9 / 48.3, QA 55.8: no gain within one run,
+// so it stays off.
 torch::Tensor LearnedModelImpl::motion_logits(const torch::Tensor& grid, const TextBatch& text) {
   if (!motion_frame) throw UsageError("this model has no motion match");
   if (grid.dim() != 4 || grid.size(3) != config_.fusion.timeline_token_dim)
