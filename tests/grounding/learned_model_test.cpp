@@ -198,6 +198,20 @@ VideoFeatures crossing_video(LearnedModelImpl& m) {
   return m.encode_frames(torch::full({4, 32, 32, 3}, 40, torch::kUInt8), {0, 1, 2, 3}, fast, fs, 4.0);
 }
 
+// `steps` AdamW steps of BCE between `logits(model)` and `target`; leaves the model in eval mode.
+template <typename Logits>
+void fit_match(LearnedModelImpl& model, Logits&& logits, const torch::Tensor& target, int steps) {
+  model.train();
+  torch::optim::AdamW opt(model.parameters(), torch::optim::AdamWOptions(3e-3));
+  for (int i = 0; i < steps; ++i) {
+    torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits(model), target);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  model.eval();
+}
+
 TEST(LearnedModel, TheMotionMatchLearnsWhichWayAShapeMovesAndRoundTrips) {
   torch::manual_seed(0);
   const std::vector<std::string> texts{"the block moves right", "the block moves left"};
@@ -217,15 +231,7 @@ TEST(LearnedModel, TheMotionMatchLearnsWhichWayAShapeMovesAndRoundTrips) {
     EXPECT_EQ(motion.sizes(), (std::vector<int64_t>{2, 32}));
     return motion;
   };
-  m->train();
-  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
-  for (int i = 0; i < 40; ++i) {
-    torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits(*m), target);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  }
-  m->eval();
+  fit_match(*m, logits, target, 40);
   torch::NoGradGuard no_grad;
   torch::Tensor s = logits(*m);
   auto mean_over = [](const torch::Tensor& row, const torch::Tensor& mask) { return (row * mask).sum().item<double>() / 4; };
@@ -270,15 +276,7 @@ TEST(LearnedModel, TheMatchesStepsAroundTellAFlashFromALongDisplay) {
       model.ground(flash_video(model), model.encode_text(texts), &times, nullptr, nullptr, &motion);
       return motion[0];
     };
-    m->train();
-    torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(3e-3));
-    for (int i = 0; i < 60; ++i) {
-      torch::Tensor loss = torch::binary_cross_entropy_with_logits(logits(*m), flash);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-    }
-    m->eval();
+    fit_match(*m, logits, flash, 60);
     torch::NoGradGuard no_grad;
     torch::Tensor s = logits(*m);
     const double in_flash = (s * flash).sum().item<double>() / 4, in_display = (s * display).sum().item<double>() / 4;
