@@ -119,29 +119,26 @@ std::vector<Moment> decode_moments(const GroundingOutput& out, int64_t b, double
   const double* ps = score.data_ptr<double>();
   const double* pa = s.data_ptr<double>();
   const double* pb = e.data_ptr<double>();
-  // The timeline's steps: the first level's points, one per saliency value.
-  std::vector<double> step_sal;
+  // The timeline's steps (the first level's points, one per saliency value, in time order) and
+  // the running sums of their saliency: a moment's mean is two binary searches.
+  std::vector<double> step_time, prefix{0.0};
   if (saliency_weight > 0) {
     torch::Tensor sal = torch::sigmoid(out.saliency[b]).to(torch::kCPU, torch::kFloat64).contiguous();
-    step_sal.assign(sal.data_ptr<double>(), sal.data_ptr<double>() + sal.numel());
-    if (out.point_seconds.size() < step_sal.size())
-      throw UsageError("decode_moments: fewer points than timeline steps");
+    const int64_t T = sal.numel();
+    if (int64_t(out.point_seconds.size()) < T) throw UsageError("decode_moments: fewer points than timeline steps");
+    step_time.assign(out.point_seconds.begin(), out.point_seconds.begin() + T);
+    for (int64_t t = 0; t < T; ++t) prefix.push_back(prefix.back() + sal.data_ptr<double>()[t]);
   }
   auto mean_saliency = [&](double a, double z) {
-    double sum = 0, nearest_gap = 1e300, nearest = 0;
-    int64_t n = 0;
-    for (size_t t = 0; t < step_sal.size(); ++t) {
-      const double time = out.point_seconds[t];
-      if (time >= a && time <= z) {
-        sum += step_sal[t];
-        ++n;
-      }
-      if (std::abs(time - 0.5 * (a + z)) < nearest_gap) {
-        nearest_gap = std::abs(time - 0.5 * (a + z));
-        nearest = step_sal[t];
-      }
-    }
-    return n > 0 ? sum / double(n) : nearest;
+    const size_t lo = size_t(std::lower_bound(step_time.begin(), step_time.end(), a) - step_time.begin());
+    const size_t hi = size_t(std::upper_bound(step_time.begin(), step_time.end(), z) - step_time.begin());
+    if (hi > lo) return (prefix[hi] - prefix[lo]) / double(hi - lo);
+    if (step_time.empty()) return 0.0;
+    // No step inside: the step nearest the moment's middle.
+    const double mid = 0.5 * (a + z);
+    size_t k = size_t(std::lower_bound(step_time.begin(), step_time.end(), mid) - step_time.begin());
+    if (k == step_time.size() || (k > 0 && mid - step_time[k - 1] < step_time[k] - mid)) --k;
+    return prefix[k + 1] - prefix[k];
   };
   std::vector<Moment> all;
   for (int64_t i = 0; i < score.size(0); ++i) {

@@ -511,6 +511,16 @@ TEST(DecodeMoments, TheStepsSaliencyCanOutrankAConfidentPoint) {
   EXPECT_DOUBLE_EQ(blended[0].start_seconds, 2.0);
   const double s4 = 1 / (1 + std::exp(-4.0));  // both steps inside [2, 4]
   EXPECT_NEAR(blended[0].score, std::sqrt(0.5 * s4), 1e-6);
+  // A moment between two steps takes the saliency of the step nearest its middle (1.5 s).
+  out.start_seconds[0][1] = 1.6f;
+  out.end_seconds[0][1] = 1.9f;
+  bool found = false;
+  for (const Moment& m : decode_moments(out, 0, 4.0, 0.7, 10, 1.0))
+    if (std::abs(m.start_seconds - 1.6) < 1e-6) {
+      found = true;
+      EXPECT_NEAR(m.score, 1 / (1 + std::exp(4.0)), 1e-6);
+    }
+  EXPECT_TRUE(found);
   EXPECT_THROW(decode_moments(out, 0, 4.0, 0.7, 1, 1.5), UsageError);
 }
 
