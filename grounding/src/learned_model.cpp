@@ -417,9 +417,8 @@ torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const 
 // way: the top moment was the queried move or the move back equally often. The direction
 // should be readable from the tokens (a shape moving right leaves a patch and enters its
 // right-hand neighbour, and moves inside each), but no part of the fusion had to put it
-// together with what moves: the
-// timeline projection mixes the whole grid into one vector, and the per-step token match
-// (Note [SlowFast fusion]) averages what it attends. The motion match scores each text against
+// together with what moves: the timeline projection mixes the whole grid into one vector, and
+// the per-step token match (Note [SlowFast fusion]) averages what it attends. The motion match scores each text against
 // each place of each step, as the backbone alignment does frames (Note [Backbone alignment]):
 // a 3x3 convolution over the step's grid of [token, change] (so a place sees its neighbours'
 // changes, where a move came from or went to) and the text's mean token are projected to a

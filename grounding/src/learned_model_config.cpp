@@ -221,13 +221,13 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
       throw FormatError(where + ": qa.scoring 'option' fuses 'question option' texts (qa.option_text must be "
                                 "'question_option')");
   }
+  c.moment_saliency = 0;  // configs without the key rank moments by confidence alone
   if (j.contains("inference")) {
     read_json_field(j["inference"], "clip_seconds", c.clip_seconds, where + " inference");
     read_json_field(j["inference"], "nms_iou", c.nms_iou, where + " inference");
     read_json_field(j["inference"], "max_moments", c.max_moments, where + " inference");
+    read_json_field(j["inference"], "moment_saliency", c.moment_saliency, where + " inference");
   }
-  c.moment_saliency = 0;  // configs without the key rank moments by confidence alone
-  if (j.contains("inference")) read_json_field(j["inference"], "moment_saliency", c.moment_saliency, where + " inference");
   if (!(c.moment_saliency >= 0 && c.moment_saliency <= 1))
     throw FormatError(where + ": inference.moment_saliency must be in [0, 1]");
   if (j.contains("training")) c.training = j["training"];
