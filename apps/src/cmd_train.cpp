@@ -94,7 +94,7 @@ int cmd_train(const Args& args) {
       ("hidden", po::value<int>()->default_value(d.hidden_size), "scratch backbone width")
       ("layers", po::value<int>()->default_value(d.layers), "scratch backbone layers (each tower)")
       ("patch", po::value<int>()->default_value(d.patch_size), "scratch backbone patch size")
-      ("stem", po::value<std::string>()->default_value(d.stem), "scratch backbone stem: conv | patch")
+      ("stem", po::value<std::string>()->default_value(d.stem), "scratch backbone stem: patch | conv | pixel (Note [Pixel stem])")
       ("fast-size", po::value<int>()->default_value(d.fast_input_size), "fast pathway input size (px)")
       ("d-model", po::value<int>()->default_value(d.d_model), "fusion width")
       ("torch-threads", po::value<int>()->default_value(0), "torch threads (0 = one per core)")

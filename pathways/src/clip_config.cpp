@@ -30,7 +30,8 @@ void read_encoder_shape(const json& j, EncoderShape& e, const std::string& where
 }
 
 std::string stem_problem(const std::string& stem, int patch_size) {
-  if (stem != "patch" && stem != "conv") return "stem '" + stem + "' is neither 'patch' nor 'conv'";
+  if (stem != "patch" && stem != "conv" && stem != "pixel")
+    return "stem '" + stem + "' is not 'patch', 'conv' or 'pixel'";
   if (stem == "conv" && (patch_size < 2 || (patch_size & (patch_size - 1)) != 0))
     return "a conv stem needs a power-of-two patch_size, not " + std::to_string(patch_size);
   return "";

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "sfvu/base/error.h"
 #include "sfvu/base/safetensors.h"
@@ -386,7 +387,37 @@ TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
   EXPECT_TRUE(torch::allclose(a.logits, b.logits));
 }
 
-TEST(LearnedModel, StemKeyIsCheckedAndWrittenOnlyWhenConv) {
+TEST(LearnedModel, APixelStemModelAddsMaxPooledDetectorsAndRoundTrips) {
+  // Note [Pixel stem]: the patch projection plus 3x3 full-resolution detectors, max-pooled per
+  // patch and projected by a 1x1; same grid as "patch"; the detail path reaches the tokens.
+  auto m = tiny_model("pixel");
+  m->eval();
+  std::map<std::string, torch::Tensor> params;
+  for (const auto& p : m->named_parameters()) params[p.key()] = p.value();
+  const std::string e = "backbone.vision_model.embeddings.";
+  ASSERT_EQ(params.count(e + "patch_embedding.weight"), 1u);
+  ASSERT_EQ(params.count(e + "pixel_conv.weight"), 1u);
+  ASSERT_EQ(params.count(e + "pixel_proj.weight"), 1u);
+  EXPECT_EQ(params[e + "pixel_conv.weight"].sizes(),
+            (std::vector<int64_t>{pathways::ClipVisionEmbeddingsImpl::kPixelChannels, 3, 3, 3}));
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  auto p = tiny_model("patch");
+  p->eval();
+  VideoFeatures w = tiny_video(*p);
+  EXPECT_EQ(v.slow.sizes(), w.slow.sizes());
+  EXPECT_EQ(v.fast.sizes(), w.fast.sizes());
+  const std::string dir = test::scratch_dir("learned_model_pixel_stem");
+  m->save(dir);
+  EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["backbone"]["vision_config"]["stem"], "pixel");
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_EQ(loaded->config().backbone.vision.stem, "pixel");
+  EXPECT_TRUE(torch::allclose(tiny_video(*loaded).slow, v.slow));
+  params[e + "pixel_proj.weight"].mul_(3.0);  // the detail path is wired into the tokens
+  EXPECT_FALSE(torch::allclose(tiny_video(*m).slow, v.slow));
+}
+
+TEST(LearnedModel, StemKeyIsCheckedAndWrittenOnlyWhenNotPatch) {
   pathways::ClipConfig c;
   EXPECT_EQ(nlohmann::json::parse(c.to_json_text())["vision_config"].count("stem"), 0u);  // HF configs unchanged
   c.vision.stem = "conv";
@@ -397,6 +428,8 @@ TEST(LearnedModel, StemKeyIsCheckedAndWrittenOnlyWhenConv) {
   j["vision_config"]["stem"] = "resnet";
   test::expect_error<FormatError>([&] { pathways::ClipConfig::from_json_text(j.dump(), "cfg.json"); },
                                   {"cfg.json", "stem", "resnet"});
+  j["vision_config"]["stem"] = "pixel";
+  EXPECT_EQ(pathways::ClipConfig::from_json_text(j.dump(), "cfg.json").vision.stem, "pixel");
   j["vision_config"]["stem"] = "conv";
   j["vision_config"]["patch_size"] = 4;
   j["vision_config"]["image_size"] = 12;

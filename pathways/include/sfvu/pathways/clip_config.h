@@ -38,7 +38,9 @@ struct ClipVisionConfig : EncoderShape {
   int patch_size = 32;
   /// Note [Convolutional stem]: "patch" (CLIP's one strided patch convolution, every Hugging
   /// Face checkpoint) or "conv" (log2(patch_size) 3x3 stride-2 convolutions and a 1x1, for
-  /// models trained from scratch; patch_size a power of two). Key "stem", written only if "conv".
+  /// models trained from scratch; patch_size a power of two) or "pixel" (Note [Pixel stem]: the
+  /// patch projection plus full-resolution 3x3 detectors max-pooled per patch). Key "stem",
+  /// written only if not "patch".
   std::string stem = "patch";
   int grid() const { return image_size / patch_size; }  ///< patches per side at image_size
 };

@@ -50,6 +50,7 @@ struct TextOutput {
 
 class ClipVisionEmbeddingsImpl : public torch::nn::Module {
  public:
+  static constexpr int kPixelChannels = 32;  ///< Note [Pixel stem]
   explicit ClipVisionEmbeddingsImpl(const ClipVisionConfig& c);
   /// pixels [B, C, H, W] -> [B, 1 + gh * gw, D]; positions are interpolated (bicubic, as
   /// transformers' interpolate_pos_encoding) when H, W differ from image_size.
@@ -62,6 +63,8 @@ class ClipVisionEmbeddingsImpl : public torch::nn::Module {
   torch::Tensor class_embedding;
   torch::nn::Conv2d patch_embedding{nullptr};  // stem "patch"
   torch::nn::ModuleList stem{nullptr};         // stem "conv": 3x3 stride-2 convolutions, then a 1x1
+  torch::nn::Conv2d pixel_conv{nullptr};       // stem "pixel" (+ patch_embedding): 3x3 stride 1
+  torch::nn::Conv2d pixel_proj{nullptr};       // ... max-pooled per patch, then this 1x1
   torch::nn::Embedding position_embedding{nullptr};
 };
 TORCH_MODULE(ClipVisionEmbeddings);
