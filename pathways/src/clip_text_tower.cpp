@@ -5,12 +5,18 @@
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/clip_model.h"
 
+#include "embedding_init.h"
+
 namespace sfvu::pathways {
 
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c)
     : token_embedding(register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.hidden_size))),
       position_embedding(
-          register_module("position_embedding", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size))) {}
+          register_module("position_embedding", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size))) {
+  torch::NoGradGuard no_grad;  // Note [Embedding init] (clip_vision.cpp)
+  token_embedding->weight.normal_(0, kEmbeddingInitStd);
+  position_embedding->weight.normal_(0, kEmbeddingInitStd);
+}
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids) {
   const int64_t T = ids.size(1);

@@ -232,7 +232,7 @@ TEST(LearnedModel, TheMotionMatchLearnsWhichWayAShapeMovesAndRoundTrips) {
     EXPECT_EQ(motion.sizes(), (std::vector<int64_t>{2, 32}));
     return motion;
   };
-  fit_match(*m, logits, target, 40);
+  fit_match(*m, logits, target, 80);
   torch::NoGradGuard no_grad;
   torch::Tensor s = logits(*m);
   auto mean_over = [](const torch::Tensor& row, const torch::Tensor& mask) { return (row * mask).sum().item<double>() / 4; };

@@ -2,8 +2,10 @@
 // user meets (missing key, wrong shape, truncated file, bad config), each named in the error.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "sfvu/base/error.h"
 #include "sfvu/base/safetensors.h"
@@ -139,6 +141,23 @@ TEST(ClipConfigPresets, RealShapes) {
   EXPECT_EQ(n, 151277313);  // openai/clip-vit-base-patch32
   EXPECT_EQ(ClipConfig::vit_b16().vision.grid(), 14);
   EXPECT_EQ(ClipConfig::vit_l14_336().vision.grid(), 24);
+}
+
+// Note [Embedding init]: a fresh model's embeddings start as transformers' CLIP starts them
+// (torch's Embedding default, N(0, 1), kept a from-scratch ViT from learning a 2x2 dot).
+TEST(ClipInit, FreshEmbeddingsStartAsTransformersClip) {
+  torch::manual_seed(0);
+  ClipModel m(ClipConfig::vit_b32());
+  std::map<std::string, torch::Tensor> p;
+  for (const auto& kv : m->named_parameters()) p[kv.key()] = kv.value();
+  for (const char* key : {"vision_model.embeddings.position_embedding.weight",
+                          "text_model.embeddings.position_embedding.weight",
+                          "text_model.embeddings.token_embedding.weight"}) {
+    ASSERT_TRUE(p.count(key)) << key;
+    EXPECT_NEAR(p[key].std().item<double>(), 0.02, 0.002) << key;
+    EXPECT_NEAR(p[key].mean().item<double>(), 0.0, 0.002) << key;
+  }
+  EXPECT_NEAR(p["vision_model.embeddings.class_embedding"].std().item<double>(), 1 / std::sqrt(768.0), 0.006);
 }
 
 }  // namespace
