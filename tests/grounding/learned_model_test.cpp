@@ -358,6 +358,18 @@ TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {
   }
 }
 
+// A stem changes how tokens are made, never the grid: `m`'s features have the shapes of a
+// "patch" model's.
+VideoFeatures features_on_the_patch_grid(LearnedModelImpl& m) {
+  VideoFeatures v = tiny_video(m);
+  auto p = tiny_model("patch");
+  p->eval();
+  VideoFeatures w = tiny_video(*p);
+  EXPECT_EQ(v.slow.sizes(), w.slow.sizes());
+  EXPECT_EQ(v.fast.sizes(), w.fast.sizes());
+  return v;
+}
+
 TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
   // Note [Convolutional stem]: three 3x3 stride-2 convolutions and a 1x1 for patch 8, the
   // same token grid as the patch stem at every input size.
@@ -371,12 +383,7 @@ TEST(LearnedModel, AConvStemModelRoundTripsWithTheSameGrid) {
   EXPECT_FALSE(has("backbone.vision_model.embeddings.stem.4.weight"));
   EXPECT_FALSE(has("backbone.vision_model.embeddings.patch_embedding.weight"));
   torch::NoGradGuard no_grad;
-  VideoFeatures v = tiny_video(*m);
-  auto p = tiny_model("patch");
-  p->eval();
-  VideoFeatures w = tiny_video(*p);
-  EXPECT_EQ(v.slow.sizes(), w.slow.sizes());
-  EXPECT_EQ(v.fast.sizes(), w.fast.sizes());
+  VideoFeatures v = features_on_the_patch_grid(*m);
   const std::string dir = test::scratch_dir("learned_model_conv_stem");
   m->save(dir);
   auto loaded = LearnedModelImpl::load(dir);
@@ -401,12 +408,7 @@ TEST(LearnedModel, APixelStemModelAddsMaxPooledDetectorsAndRoundTrips) {
   EXPECT_EQ(params[e + "pixel_conv.weight"].sizes(),
             (std::vector<int64_t>{pathways::ClipVisionEmbeddingsImpl::kPixelChannels, 3, 3, 3}));
   torch::NoGradGuard no_grad;
-  VideoFeatures v = tiny_video(*m);
-  auto p = tiny_model("patch");
-  p->eval();
-  VideoFeatures w = tiny_video(*p);
-  EXPECT_EQ(v.slow.sizes(), w.slow.sizes());
-  EXPECT_EQ(v.fast.sizes(), w.fast.sizes());
+  VideoFeatures v = features_on_the_patch_grid(*m);
   const std::string dir = test::scratch_dir("learned_model_pixel_stem");
   m->save(dir);
   EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["backbone"]["vision_config"]["stem"], "pixel");
