@@ -13,9 +13,8 @@ ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c)
     : token_embedding(register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.hidden_size))),
       position_embedding(
           register_module("position_embedding", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size))) {
-  torch::NoGradGuard no_grad;  // Note [Embedding init] (clip_vision.cpp)
-  token_embedding->weight.normal_(0, kEmbeddingInitStd);
-  position_embedding->weight.normal_(0, kEmbeddingInitStd);
+  init_clip_embedding(token_embedding);
+  init_clip_embedding(position_embedding);
 }
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids) {

@@ -20,11 +20,12 @@ namespace F = torch::nn::functional;
 // A 2x2 white dot and a 4x1 white bar (README, "The dotted shape") are both four bright
 // pixels, and which one a patch holds depends on how those pixels touch, at any of the patch's
 // offsets. A linear patch filter cannot be both shift-invariant and shape-selective; the
-// stride-2 stack must learn shift invariance layer by layer. stem "pixel" keeps CLIP's patch projection and adds a detail path beside it: a 3x3
-// convolution at full resolution (stride 1, kPixelChannels channels, GELU) whose responses are
-// max-pooled over each patch, so a detector that fires anywhere in the patch reaches the token
-// whatever the offset, then a 1x1 to hidden_size, added to the patch embedding. Cost at 128 px:
-// ~15 M multiply-adds a frame (the 2-layer, 64-wide ViT's own is ~30 M). On the dot-vs-bar
+// stride-2 stack must learn shift invariance layer by layer. stem "pixel" keeps CLIP's patch
+// projection and adds a detail path beside it: a 3x3 convolution at full resolution (stride 1,
+// kPixelChannels channels, GELU) whose responses are max-pooled over each patch, so a detector
+// that fires anywhere in the patch reaches the token whatever the offset, then a 1x1 to
+// hidden_size, added to the patch embedding. Cost at 128 px: ~15 M multiply-adds a frame (the
+// 2-layer, 64-wide ViT's own is ~30 M). On the dot-vs-bar
 // probe of Note [Embedding init] it learns faster than "patch" (100 % of held-out frames at
 // step 150, against 87.6 % at step 250); a 20-minute synthetic run costs 1241 steps instead
 // of ~2200, and under the old N(0, 1) position init it did not help (README). Opt-in.
@@ -44,9 +45,9 @@ ClipVisionEmbeddingsImpl::ClipVisionEmbeddingsImpl(const ClipVisionConfig& c)
       class_embedding(register_parameter("class_embedding", torch::zeros({c.hidden_size}))),
       position_embedding(
           register_module("position_embedding", torch::nn::Embedding(c.grid() * c.grid() + 1, c.hidden_size))) {
-  {  // Note [Embedding init]
+  init_clip_embedding(position_embedding);  // Note [Embedding init]
+  {
     torch::NoGradGuard no_grad;
-    position_embedding->weight.normal_(0, kEmbeddingInitStd);
     class_embedding.normal_(0, 1.0 / std::sqrt(double(c.hidden_size)));
   }
   if (c.stem == "pixel") {
