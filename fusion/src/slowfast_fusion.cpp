@@ -49,6 +49,12 @@ torch::Tensor nearest_indices(const torch::Tensor& timeline_seconds, const torch
   return d.argmin(1);
 }
 
+std::vector<torch::nn::LayerNorm> SlowFastFusionImpl::place_norms() const {
+  std::vector<torch::nn::LayerNorm> norms{timeline_norm};
+  if (step_norm) norms.push_back(step_norm);
+  return norms;
+}
+
 torch::Tensor SlowFastFusionImpl::forward(const FusionInput& in, torch::Tensor* detail_logits) {
   const auto& c = config_;
   if (in.timeline.dim() != 2 || in.timeline.size(1) != c.timeline_dim)

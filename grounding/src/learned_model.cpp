@@ -22,6 +22,28 @@ namespace {
 bool reads_flow(const LearnedModelConfig& c) {
   return c.slowfast.fast_flow && !c.reads_features() && c.pathways != PathwayMode::kSlow;
 }
+constexpr int kFlowChannels = 4;  // per place: u, v and their means over the window (with_flow)
+
+// Note [Flow gain]
+// Each place's entry in the timeline is its token, the token's change and 4 flow channels
+// (Note [Place flow]): 128 channels against 4 at the benchmark's width, and the flow is
+// 0.3-0.7 px a step where a shape moves. Behind a layer norm whose gains all start at 1, the
+// flow carries a few percent of what the match's convolution and the timeline projection see,
+// and the direction is learned only once training has grown those weights several times over:
+// the bundled model (it tells a move from the move back) ended with its motion match's weights
+// on the flow channels at 2.7-3.3 (norm over outputs and taps) against 0.66 on the tokens and
+// 1.5 on the changes, its norm's flow gains at 1.6-1.8; two 1550-step runs that never told "moves
+// up" from "moves down" (their moments and scores equal to 3 decimals) at 0.9-1.6 and 1.2-1.4.
+// Fresh models therefore start each of the three norms that read a place's channels with the
+// flow's gains at sqrt(other channels / flow channels), so the flow carries as much of the
+// input's variance as the rest does; the other gains stay 1. Loaded models keep their own.
+void raise_flow_gain(torch::nn::LayerNormImpl& norm, int64_t width) {
+  if (width <= kFlowChannels || norm.weight.numel() % width != 0)
+    throw UsageError("flow gain: a norm over places of " + std::to_string(width) + " channels");
+  torch::NoGradGuard no_grad;
+  const double gain = std::sqrt(double(width - kFlowChannels) / kFlowChannels);
+  norm.weight.view({-1, width}).narrow(1, width - kFlowChannels, kFlowChannels).fill_(gain);
+}
 
 // Each text's mean token over its real tokens: [B, L, D] -> [B, D].
 torch::Tensor mean_token(const TextBatch& text) {
@@ -140,7 +162,7 @@ fusion::FusionConfig LearnedModelImpl::fusion_shape(const LearnedModelConfig& co
   const auto& vision = config.backbone.vision;
   auto [fh, fw] = token_grid(config.slowfast.fast, vision);
   const int halves = f.motion_seconds > 0 ? 2 : 1;  // Note [Motion tokens]
-  const int flow = reads_flow(config) ? 4 : 0;     // Note [Place flow]
+  const int flow = reads_flow(config) ? kFlowChannels : 0;  // Note [Place flow]
   f.timeline_token_dim = vision.hidden_size * halves + flow;
   f.timeline_dim = fh * fw * f.timeline_token_dim;
   f.slow_dim = vision.hidden_size;
@@ -193,6 +215,11 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
     }
     motion_scale = register_parameter("motion_scale", torch::full({1}, std::log(10.0)));
     motion_bias = register_parameter("motion_bias", torch::full({1}, -2.0));
+  }
+  if (reads_flow(config_)) {  // Note [Flow gain]
+    const int64_t width = config_.fusion.timeline_token_dim;
+    for (auto norm : fusion->place_norms()) raise_flow_gain(*norm, width);
+    if (motion_norm) raise_flow_gain(*motion_norm, width);
   }
   if (config_.backbone_frozen)
     for (auto& p : backbone_->parameters()) p.set_requires_grad(false);

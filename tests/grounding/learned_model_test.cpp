@@ -330,6 +330,47 @@ TEST(LearnedModel, AFlowModelReadsTheFastFramesMotionAndNeedsIt) {
   EXPECT_THROW(m->ground(v, m->encode_text({"the red square"}), &times), FormatError);
 }
 
+// Note [Flow gain]: a fresh flow model's norms give each place's 4 flow channels the gain that
+// matches the rest of its channels; a loaded model keeps the gains it was saved with.
+TEST(LearnedModel, AFreshFlowModelStartsTheFlowAsLoudAsTheTokens) {
+  torch::manual_seed(0);
+  auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+  LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", /*motion_seconds=*/0.25);
+  c.slowfast.fast_flow = true;
+  c.fusion.motion_match = 8;
+  auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  const int64_t width = m->config().fusion.timeline_token_dim;  // 2 x 16 + 4
+  ASSERT_EQ(width, 36);
+  auto params = m->named_parameters();
+  const float gain = std::sqrt(32.f / 4.f);
+  auto expect_gains = [&](const std::string& name, int64_t places) {
+    SCOPED_TRACE(name);
+    torch::Tensor weight = params[name];
+    ASSERT_EQ(weight.numel(), places * width);
+    torch::Tensor w = weight.view({places, width});
+    EXPECT_TRUE(torch::allclose(w.narrow(1, 0, width - 4), torch::ones({places, width - 4})));
+    EXPECT_TRUE(torch::allclose(w.narrow(1, width - 4, 4), torch::full({places, 4}, gain)));
+  };
+  expect_gains("fusion.timeline_norm.weight", 4);  // a 2x2 fast grid
+  expect_gains("fusion.step_norm.weight", 1);
+  expect_gains("motion_norm.weight", 1);
+  {
+    torch::NoGradGuard no_grad;
+    params["motion_norm.weight"].fill_(0.5);
+  }
+  const std::string dir = test::scratch_dir("learned_model_flow_gain");
+  m->save(dir);
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_TRUE(torch::equal(loaded->named_parameters()["motion_norm.weight"], params["motion_norm.weight"]));
+  // Without the flow there is nothing to raise.
+  c.slowfast.fast_flow = false;
+  auto plain = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  for (const auto& p : plain->named_parameters()) {
+    if (p.key().find("norm.weight") == std::string::npos) continue;
+    EXPECT_TRUE(torch::equal(p.value(), torch::ones_like(p.value()))) << p.key();
+  }
+}
+
 // Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
 // the slow frames change the grounding.
 TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {

@@ -76,6 +76,10 @@ class SlowFastFusionImpl : public torch::nn::Module {
   const FusionConfig& config() const { return config_; }
   /// tanh of the slow-detail gate (0 at initialisation).
   double detail_gate() const { return detail->gate_value(); }
+  /// The norms that read the timeline place by place, channel by channel: the timeline's (all
+  /// places) and, with timeline tokens, each step's (one place). For an init that weights some
+  /// of a place's channels (Note [Flow gain] in grounding/src/learned_model.cpp).
+  std::vector<torch::nn::LayerNorm> place_norms() const;
 
  private:
   FusionConfig config_;
