@@ -5,7 +5,6 @@
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/clip_model.h"
 
-#include "embedding_init.h"
 
 namespace sfvu::pathways {
 
@@ -13,8 +12,8 @@ ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c)
     : token_embedding(register_module("token_embedding", torch::nn::Embedding(c.vocab_size, c.hidden_size))),
       position_embedding(
           register_module("position_embedding", torch::nn::Embedding(c.max_position_embeddings, c.hidden_size))) {
-  init_clip_embedding(token_embedding);
-  init_clip_embedding(position_embedding);
+  // Note [Embedding init] (clip_vision.cpp): the text tower keeps torch's N(0, 1), unlike
+  // transformers' CLIP; at N(0, 0.02) a from-scratch tower's outputs hardly depended on the words.
 }
 
 torch::Tensor ClipTextEmbeddingsImpl::forward(const torch::Tensor& ids) {

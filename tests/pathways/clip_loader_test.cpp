@@ -145,19 +145,22 @@ TEST(ClipConfigPresets, RealShapes) {
 
 // Note [Embedding init]: a fresh model's embeddings start as transformers' CLIP starts them
 // (torch's Embedding default, N(0, 1), kept a from-scratch ViT from learning a 2x2 dot).
-TEST(ClipInit, FreshEmbeddingsStartAsTransformersClip) {
+// Note [Embedding init]: the vision tower's embeddings start as transformers' CLIP's; the text
+// tower's keep torch's N(0, 1) so that its outputs depend on the words.
+TEST(ClipInit, FreshVisionEmbeddingsStartAsTransformersClipAndTextAtUnitScale) {
   torch::manual_seed(0);
   ClipModel m(ClipConfig::vit_b32());
   std::map<std::string, torch::Tensor> p;
   for (const auto& kv : m->named_parameters()) p[kv.key()] = kv.value();
-  for (const char* key : {"vision_model.embeddings.position_embedding.weight",
-                          "text_model.embeddings.position_embedding.weight",
-                          "text_model.embeddings.token_embedding.weight"}) {
+  auto expect_normal = [&](const std::string& key, double std, double tolerance) {
     ASSERT_TRUE(p.count(key)) << key;
-    EXPECT_NEAR(p[key].std().item<double>(), 0.02, 0.002) << key;
-    EXPECT_NEAR(p[key].mean().item<double>(), 0.0, 0.002) << key;
-  }
-  EXPECT_NEAR(p["vision_model.embeddings.class_embedding"].std().item<double>(), 1 / std::sqrt(768.0), 0.006);
+    EXPECT_NEAR(p[key].std().item<double>(), std, tolerance) << key;
+    EXPECT_NEAR(p[key].mean().item<double>(), 0.0, tolerance) << key;
+  };
+  expect_normal("vision_model.embeddings.position_embedding.weight", 0.02, 0.002);
+  expect_normal("vision_model.embeddings.class_embedding", 1 / std::sqrt(768.0), 0.006);
+  expect_normal("text_model.embeddings.token_embedding.weight", 1.0, 0.01);
+  expect_normal("text_model.embeddings.position_embedding.weight", 1.0, 0.02);
 }
 
 }  // namespace
