@@ -5,7 +5,6 @@
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/clip_model.h"
 
-
 namespace sfvu::pathways {
 
 ClipTextEmbeddingsImpl::ClipTextEmbeddingsImpl(const ClipTextConfig& c)

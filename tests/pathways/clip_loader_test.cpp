@@ -143,8 +143,6 @@ TEST(ClipConfigPresets, RealShapes) {
   EXPECT_EQ(ClipConfig::vit_l14_336().vision.grid(), 24);
 }
 
-// Note [Embedding init]: a fresh model's embeddings start as transformers' CLIP starts them
-// (torch's Embedding default, N(0, 1), kept a from-scratch ViT from learning a 2x2 dot).
 // Note [Embedding init]: the vision tower's embeddings start as transformers' CLIP's; the text
 // tower's keep torch's N(0, 1) so that its outputs depend on the words.
 TEST(ClipInit, FreshVisionEmbeddingsStartAsTransformersClipAndTextAtUnitScale) {
