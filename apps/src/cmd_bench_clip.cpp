@@ -88,8 +88,9 @@ int cmd_bench(const Args& args) {
   if (args[0] == "clip") return bench_clip(rest);
   if (args[0] == "pathways") return bench_pathways(rest);
   if (args[0] == "ablation") return bench_ablation(rest);
+  if (args[0] == "alignment") return bench_alignment(rest);
   if (args[0] == "llm") return bench_llm(rest);
-  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways, ablation, llm)");
+  throw UsageError("bench: unknown benchmark '" + args[0] + "' (decode, clip, pathways, ablation, alignment, llm)");
 }
 
 }  // namespace sfvu::cli

@@ -71,6 +71,8 @@ int cmd_train(const Args& args) {
       ("weight-decay", po::value<double>()->default_value(d.weight_decay), "AdamW weight decay")
       ("validate-every", po::value<int64_t>()->default_value(d.validate_every), "steps between validations (0 = ~8 per run)")
       ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
+      ("slow-align-weight", po::value<double>()->default_value(d.slow_align_weight),
+       "weight of the slow frames' backbone alignment loss (the fast frames' stays 1)")
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
       ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
@@ -96,6 +98,8 @@ int cmd_train(const Args& args) {
       ("patch", po::value<int>()->default_value(d.patch_size), "scratch backbone patch size")
       ("stem", po::value<std::string>()->default_value(d.stem), "scratch backbone stem: patch | conv | pixel (Note [Pixel stem])")
       ("fast-size", po::value<int>()->default_value(d.fast_input_size), "fast pathway input size (px)")
+      ("slow-grid", po::value<int>()->default_value(d.slow_grid),
+       "scratch backbone: slow tokens per side, the patch grid average-pooled (0 = half the grid; the grid = unpooled)")
       ("d-model", po::value<int>()->default_value(d.d_model), "fusion width")
       ("torch-threads", po::value<int>()->default_value(0), "torch threads (0 = one per core)")
       ("quiet,q", "no progress on stderr");
@@ -127,6 +131,8 @@ int cmd_train(const Args& args) {
   o.crop_seconds = vm["crop-seconds"].as<double>();
   o.qa_weight = vm["qa-weight"].as<double>();
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
+  o.slow_align_weight = vm["slow-align-weight"].as<double>();
+  if (!(o.slow_align_weight >= 0)) throw UsageError("--slow-align-weight must be >= 0");
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
   auto on_off = [&](const char* name) {  // a switch given as on|off
     const std::string v = vm[name].as<std::string>();
@@ -147,6 +153,7 @@ int cmd_train(const Args& args) {
   o.patch_size = vm["patch"].as<int>();
   o.stem = vm["stem"].as<std::string>();
   o.fast_input_size = vm["fast-size"].as<int>();
+  o.slow_grid = vm["slow-grid"].as<int>();
   o.d_model = vm["d-model"].as<int>();
   if (!(o.minutes > 0) && o.steps <= 0) throw UsageError("train: give --minutes > 0 or --steps > 0");
   if (o.steps > 0 && vm["minutes"].defaulted()) o.minutes = 1e9;

@@ -18,6 +18,7 @@ int bench_decode(const Args& args);
 int bench_clip(const Args& args);
 int bench_pathways(const Args& args);
 int bench_ablation(const Args& args);
+int bench_alignment(const Args& args);
 int cmd_ground(const Args& args);
 int cmd_qa(const Args& args);
 int cmd_synth(const Args& args);

@@ -40,6 +40,7 @@ commands:
   bench clip           CLIP throughput (fp32, bf16) against this machine's GEMM rate
   bench pathways       Slow/Fast pathways: FLOPs, time, low-res vs full-res fast tokens, peak memory
   bench ablation       synthetic benchmark: slow-only vs fast-only vs slow+fast, per query kind
+  bench alignment      what a trained model's backbone finds per query kind (slow vs fast frames)
   bench llm            LLM prefill/decode speed against this machine's GEMM rate and memory bandwidth
 )";
 

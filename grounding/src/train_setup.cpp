@@ -55,10 +55,14 @@ LearnedModelConfig scratch_config(const TrainOptions& o, int size, int64_t vocab
   t.max_position_embeddings = c.max_text_tokens;
   c.backbone.projection_dim = v.projection_dim = t.projection_dim = o.hidden_size;
   c.backbone_parts = {true, false, false};
-  // Slow frames at the videos' full size, the grid pooled 2x2 (8x8 tokens at 128 px): a
-  // 2-3 px cue still lands in one pooled token, and the fusion reads 4x fewer slow tokens.
+  // Slow frames at the videos' full size, by default the grid pooled 2x2 (8x8 tokens at 128
+  // px): a 2-3 px cue still lands in one pooled token, and the fusion reads 4x fewer slow tokens.
   const int grid = v.image_size / o.patch_size;
-  c.slowfast.slow = {1.0, 0, 0, grid / 2, grid / 2, false};
+  if (o.slow_grid < 0 || o.slow_grid > grid)
+    throw UsageError("--slow-grid " + std::to_string(o.slow_grid) + ": the slow patch grid is " + std::to_string(grid) +
+                     " a side (use 1.." + std::to_string(grid) + ", or 0 for half)");
+  const int slow_side = o.slow_grid > 0 ? o.slow_grid : grid / 2;
+  c.slowfast.slow = {1.0, 0, 0, slow_side, slow_side, false};
   c.slowfast.fast = {8.0, 0, o.fast_input_size, 4, 4, false};
   apply_head_options(o, c);
   return c;

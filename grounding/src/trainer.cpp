@@ -134,14 +134,14 @@ torch::Tensor inside_window_loss(const torch::Tensor& logits, const std::vector<
 
 // Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
 torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, const TextBatch& text,
-                             const std::vector<std::vector<Window>>& windows) {
+                             const std::vector<std::vector<Window>>& windows, double slow_weight) {
   torch::Tensor total = torch::zeros({});
-  auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times) {
-    if (!tokens.defined() || tokens.size(0) == 0) return;
-    total = total + inside_window_loss(model.align_logits(tokens, text), windows, times);
+  auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times, double weight) {
+    if (!tokens.defined() || tokens.size(0) == 0 || weight == 0) return;
+    total = total + weight * inside_window_loss(model.align_logits(tokens, text), windows, times);
   };
-  one(f.fast, f.fast_seconds);
-  one(f.slow, f.slow_seconds);
+  one(f.fast, f.fast_seconds, 1.0);
+  one(f.slow, f.slow_seconds, slow_weight);
   return total;
 }
 
@@ -232,7 +232,7 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
       loss = loss + m;
     }
     if (!model.config().reads_features()) {
-      torch::Tensor align = alignment_loss(model, f, text, windows);
+      torch::Tensor align = alignment_loss(model, f, text, windows, o.slow_align_weight);
       r.parts.align = align.item<double>();
       loss = loss + align;
     }
@@ -506,7 +506,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   auto training_info = [&] {
     return json{{"data", o.data_dir}, {"val", o.val_dir}, {"features", o.features_dir}, {"init", o.init}, {"seed", o.seed},
                 {"steps", st.step}, {"batch_videos", batch}, {"lr", o.lr}, {"crop_seconds", o.crop_seconds},
-                {"crop_negatives", o.crop_negatives}, {"qa_weight", o.qa_weight}, {"best_step", st.best_step},
+                {"crop_negatives", o.crop_negatives}, {"qa_weight", o.qa_weight}, {"slow_align_weight", o.slow_align_weight}, {"best_step", st.best_step},
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
   auto run_validation = [&] {

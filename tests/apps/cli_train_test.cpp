@@ -117,6 +117,7 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["fusion"]["motion_match_steps"], 1);
   EXPECT_EQ(config["slowfast"]["fast_flow"], true);
   EXPECT_EQ(config["fusion"]["detail_match"], false);
+  EXPECT_EQ(config["slowfast"]["slow"]["pool_h"], 4);  // 64 px, patch 8: the 8x8 grid pooled 2x2
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -125,7 +126,8 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--motion-match -1", "--motion-match"},
                                                          {"--motion-match-steps 4", "--motion-match-steps"},
                                                          {"--fast-flow maybe", "--fast-flow"},
-                                                         {"--detail-match maybe", "--detail-match"}};
+                                                         {"--detail-match maybe", "--detail-match"},
+                                                         {"--slow-grid 9", "--slow-grid"}};
   for (const auto& [flags, named] : refused) {
     r = train_tiny("refused", std::string("--steps 1 ") + flags);
     EXPECT_EQ(r.exit_code, 2) << flags;
@@ -162,14 +164,17 @@ TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {
 }
 
 TEST_F(TrainCli, TrainsWithTheDetailProbeAndOptionFusedQa) {
-  // Note [Detail probe], Note [Option-fused QA]: recorded in config.json, and the folder answers.
+  // Note [Detail probe], Note [Option-fused QA], an unpooled slow grid: recorded in config.json,
+  // and the folder answers.
   const std::string out = dir_ + "/probe";
-  auto r = train_tiny("probe", "--steps 4 --crop-seconds 0 --detail-probe --qa-scoring option");
+  auto r = train_tiny("probe", "--steps 4 --crop-seconds 0 --detail-probe --qa-scoring option --slow-grid 8");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json config = json::parse(test::read_text_file(out + "/config.json"));
   EXPECT_EQ(config["qa"]["scoring"], "option");
   EXPECT_EQ(config["qa"]["option_text"], "question_option");
   EXPECT_EQ(config["fusion"]["detail_probe"], true);
+  EXPECT_EQ(config["slowfast"]["slow"]["pool_h"], 8);
+  EXPECT_EQ(config["slowfast"]["slow"]["pool_w"], 8);
   r = sfvu_cli("qa --model " + shell_quote(out) +
                " --question 'what colour is the shape with the white dot?' --options 'red|green|blue|yellow' --no-cache -q " +
                shell_quote(dir_ + "/val/videos/synth12_0000.mp4"));
@@ -211,6 +216,39 @@ TEST_F(TrainCli, TrainsOnAFrozenPretrainedClip) {
                shell_quote(dir_ + "/train/videos/synth11_0000.mp4"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(json::parse(r.out)["moments"].empty());
+}
+
+TEST_F(TrainCli, BenchAlignmentMeasuresTheBackbonePerQueryKind) {
+  // Every query of the split is counted once under its kind and once under "all", on the slow
+  // and fast frames, and on the detail probe when the model has one.
+  auto r = train_tiny("alignprobe", "--steps 2 --crop-seconds 0 --detail-probe");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* model : {"model", "alignprobe"}) {
+    r = sfvu_cli("bench alignment --model " + shell_quote(dir_ + "/" + model) + " --data " +
+                 shell_quote(dir_ + "/val") + " --videos 2 -q");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    json j = json::parse(r.out);
+    for (const char* kind : {"all", "motion", "detail", "short"}) ASSERT_TRUE(j.contains(kind)) << model << " " << r.out;
+    for (const char* source : {"slow", "fast", "probe"}) {
+      if (std::string(source) == "probe" && std::string(model) == "model") {
+        EXPECT_FALSE(j["all"].contains("probe")) << r.out;
+        continue;
+      }
+      int64_t per_kind = 0;
+      for (const char* kind : {"motion", "detail", "short"}) per_kind += j[kind][source]["queries"].get<int64_t>();
+      const json& all = j["all"][source];
+      EXPECT_EQ(all["queries"].get<int64_t>(), per_kind) << model << " " << source;
+      EXPECT_GE(per_kind, 4) << model << " " << source;  // 2 videos x 3 queries, flashes between slow frames aside
+      for (const char* key : {"auc", "top_in", "inside_share"}) {
+        EXPECT_GE(all[key].get<double>(), 0.0) << key;
+        EXPECT_LE(all[key].get<double>(), 1.0) << key;
+      }
+      EXPECT_GT(all["inside_share"].get<double>(), 0.0);
+    }
+  }
+  r = sfvu_cli("bench alignment --model " + shell_quote(dir_ + "/model") + " --data " + shell_quote(dir_ + "/nope") + " -q");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(dir_ + "/nope"), std::string::npos) << r.err;
 }
 
 TEST_F(TrainCli, GroundAndQaAcceptTheTrainedFolder) {
@@ -349,6 +387,9 @@ TEST_F(TrainFeaturesCli, ResumeContinuesAndVideoCommandsRefuseTheModel) {
   EXPECT_EQ(json::parse(r.out)["steps"], 605);
   r = sfvu_cli("ground --model " + shell_quote(dir_ + "/model") + " --query q --no-cache -q " +
                shell_quote(test::video("discard_first_keyframe.mp4")));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("pre-extracted features"), std::string::npos) << r.err;
+  r = sfvu_cli("bench alignment --model " + shell_quote(dir_ + "/model") + " --data " + shell_quote(dir_ + "/data") + " -q");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("pre-extracted features"), std::string::npos) << r.err;
 }

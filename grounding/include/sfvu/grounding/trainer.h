@@ -51,6 +51,9 @@ struct TrainOptions {
   double warmup_fraction = 0.05;
   double grad_clip = 1.0;
   double qa_weight = 1.0;
+  /// Weight of the slow frames' term of the backbone alignment loss (Note [Backbone
+  /// alignment]); the fast frames' term keeps weight 1.
+  double slow_align_weight = 1.0;
   /// How the QA head scores options: "option" (Note [Option-fused QA]) or "question"
   /// (Note [Question-fused QA]).
   std::string qa_scoring = "option";
@@ -81,6 +84,9 @@ struct TrainOptions {
   int hidden_size = 64, layers = 2, heads = 4, patch_size = 8;
   std::string stem = "patch";  ///< "patch" or "conv" (Note [Convolutional stem])
   int fast_input_size = 32;  ///< fast pathway input (px); slow runs at the videos' size
+  /// Slow tokens per side after pooling the patch grid (average); 0 = half the grid (8x8 at
+  /// 128 px, patch 8), the grid's own size = unpooled.
+  int slow_grid = 0;
   int d_model = 128;
 };
 

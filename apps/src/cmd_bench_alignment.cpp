@@ -1,0 +1,139 @@
+// sfvu bench alignment --model DIR --data SPLIT [--videos N]
+//
+// What a trained video model's backbone sees, per query kind, before the fusion: for every
+// query of a split (a folder with annotations.jsonl and videos/, as `sfvu synth` writes), the
+// backbone alignment logits (Note [Backbone alignment]) of its video's slow frames and of its
+// fast frames, and the detail probe's logits when the model has one (Note [Detail probe]).
+// Two numbers per source and kind: the ranking AUC of the frames inside the query's windows
+// against those outside (0.5 = blind), and how often the top frame lies inside ("top in"), next
+// to the share of frames inside (what a random frame scores). The synthetic detail query
+// names the dotted shape; when its slow AUC is no better than its fast one (the fast frames
+// cannot show the dot), the backbone finds the shape, not the dot.
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "sfvu/base/error.h"
+#include "sfvu/grounding/learned_model.h"
+#include "sfvu/grounding/train_data.h"
+
+namespace sfvu::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct RankScore {
+  double auc = 0, top_in = 0, chance = 0;
+  int64_t n = 0;  ///< queries with frames both inside and outside their windows
+  void add(const torch::Tensor& logits, const std::vector<double>& times, const std::vector<grounding::Window>& windows) {
+    torch::Tensor s = logits.to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* p = s.data_ptr<double>();
+    std::vector<double> in, out;
+    int64_t best = 0;
+    for (size_t t = 0; t < times.size(); ++t) {
+      bool inside = false;
+      for (const auto& w : windows) inside |= times[t] >= w.start_seconds && times[t] <= w.end_seconds;
+      (inside ? in : out).push_back(p[t]);
+      if (p[t] > p[best]) best = int64_t(t);
+    }
+    if (in.empty() || out.empty()) return;
+    double pairs = 0;
+    for (double a : in)
+      for (double b : out) pairs += a > b ? 1.0 : a == b ? 0.5 : 0.0;
+    bool best_inside = false;
+    for (const auto& w : windows) best_inside |= times[best] >= w.start_seconds && times[best] <= w.end_seconds;
+    auc += pairs / double(in.size() * out.size());
+    top_in += best_inside;
+    chance += double(in.size()) / double(times.size());
+    ++n;
+  }
+  json to_json() const {
+    if (n == 0) return json{{"queries", 0}};
+    return json{{"auc", auc / n}, {"top_in", top_in / n}, {"inside_share", chance / n}, {"queries", n}};
+  }
+};
+
+}  // namespace
+
+int bench_alignment(const Args& args) {
+  po::options_description desc("bench alignment options");
+  desc.add_options()("model", po::value<std::string>()->required(), "trained video model folder (sfvu train)")
+      ("data", po::value<std::string>()->required(), "split folder: annotations.jsonl and videos/")
+      ("videos", po::value<int64_t>()->default_value(30), "videos of the split to read (0 = all)")
+      ("quiet,q", "no progress on stderr");
+  po::variables_map vm;
+  if (!parse_args("bench alignment", "--model DIR --data SPLIT [--videos N]", args, desc, {}, vm)) return 0;
+  const std::string model_dir = vm["model"].as<std::string>();
+  const int64_t max_videos = vm["videos"].as<int64_t>();
+  if (max_videos < 0) throw UsageError("bench alignment: --videos must be >= 0");
+  torch::NoGradGuard no_grad;
+  auto model = grounding::LearnedModelImpl::load(model_dir);
+  if (model->config().reads_features())
+    throw UsageError("bench alignment: " + model_dir + " reads pre-extracted features: it has no backbone to measure");
+  model->eval();
+  grounding::TrainSplit split = grounding::load_split(vm["data"].as<std::string>());
+  if (max_videos > 0 && int64_t(split.videos.size()) > max_videos) split.videos.resize(size_t(max_videos));
+  const bool quiet = vm.count("quiet") > 0;
+  {
+    ProgressReporter progress("decode", !quiet);
+    grounding::decode_split(split, model->config().slowfast, model->config().backbone.vision, progress.callback());
+  }
+  // kind -> source -> score
+  std::map<std::string, std::map<std::string, RankScore>> scores;
+  ProgressReporter progress("measure", !quiet);
+  int64_t done = 0;
+  for (const auto& v : split.videos) {
+    if (v.queries.empty()) continue;
+    grounding::VideoFeatures f =
+        model->encode_frames(v.slow_frames, v.slow_seconds, v.fast_frames, v.fast_seconds, v.duration_seconds);
+    std::vector<std::string> texts;
+    for (const auto& q : v.queries) texts.push_back(q.text);
+    grounding::TextBatch text = model->encode_text(texts);
+    std::map<std::string, std::pair<torch::Tensor, std::vector<double>>> sources;
+    if (f.slow.defined() && f.slow.size(0) > 0) sources["slow"] = {model->align_logits(f.slow, text), f.slow_seconds};
+    if (f.fast.defined() && f.fast.size(0) > 0) sources["fast"] = {model->align_logits(f.fast, text), f.fast_seconds};
+    if (model->config().fusion.detail_probe) {
+      std::vector<double> times;
+      grounding::DetailProbe probe;
+      model->ground(f, text, &times, &probe);
+      if (probe.logits.defined()) sources["probe"] = {probe.logits, probe.seconds};
+    }
+    for (size_t i = 0; i < v.queries.size(); ++i) {
+      const auto& q = v.queries[i];
+      for (const auto& [name, logits] : sources) {
+        scores[q.kind.empty() ? "query" : q.kind][name].add(logits.first[int64_t(i)], logits.second, q.windows);
+        scores["all"][name].add(logits.first[int64_t(i)], logits.second, q.windows);
+      }
+    }
+    progress({"videos", ++done, int64_t(split.videos.size()), 0});
+  }
+  json out = json::object();
+  std::fprintf(stderr, "\n%-8s | %-6s | %-22s | %-22s | %-22s\n", "kind", "n", "slow AUC / top in", "fast AUC / top in",
+               "probe AUC / top in");
+  for (const auto& [kind, by_source] : scores) {
+    int64_t n = 0;
+    for (const auto& [name, s] : by_source) n = std::max(n, s.n);
+    std::fprintf(stderr, "%-8s | %6lld |", kind.c_str(), (long long)n);
+    for (const char* name : {"slow", "fast", "probe"}) {
+      auto it = by_source.find(name);
+      if (it == by_source.end()) {
+        std::fprintf(stderr, " %-22s |", "-");
+        continue;
+      }
+      const RankScore& s = it->second;
+      out[kind][name] = s.to_json();
+      if (s.n == 0) {
+        std::fprintf(stderr, " %-22s |", "no frame inside");
+        continue;
+      }
+      std::fprintf(stderr, " %5.3f / %4.2f (%4.2f)    |", s.auc / s.n, s.top_in / s.n, s.chance / s.n);
+    }
+    std::fprintf(stderr, "\n");
+  }
+  std::fprintf(stderr, "(top in: share of queries whose top frame lies in a window; in brackets, the share of frames that do)\n");
+  std::cout << out.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace sfvu::cli
