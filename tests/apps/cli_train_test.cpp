@@ -118,6 +118,7 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["slowfast"]["fast_flow"], true);
   EXPECT_EQ(config["fusion"]["detail_match"], false);
   EXPECT_EQ(config["slowfast"]["slow"]["pool_h"], 4);  // 64 px, patch 8: the 8x8 grid pooled 2x2
+  EXPECT_EQ(config["training"]["slow_align_weight"], 1.0);
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -127,7 +128,8 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--motion-match-steps 4", "--motion-match-steps"},
                                                          {"--fast-flow maybe", "--fast-flow"},
                                                          {"--detail-match maybe", "--detail-match"},
-                                                         {"--slow-grid 9", "--slow-grid"}};
+                                                         {"--slow-grid 9", "--slow-grid"},
+                                                         {"--slow-align-weight -1", "--slow-align-weight"}};
   for (const auto& [flags, named] : refused) {
     r = train_tiny("refused", std::string("--steps 1 ") + flags);
     EXPECT_EQ(r.exit_code, 2) << flags;
