@@ -9,7 +9,6 @@
 // to the share of frames inside (what a random frame scores). The synthetic detail query
 // names the dotted shape; when its slow AUC is no better than its fast one (the fast frames
 // cannot show the dot), the backbone finds the shape, not the dot.
-#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -21,8 +20,6 @@
 
 namespace sfvu::cli {
 namespace {
-namespace fs = std::filesystem;
-
 struct RankScore {
   double auc = 0, top_in = 0, chance = 0;
   int64_t n = 0;  ///< queries with frames both inside and outside their windows
@@ -30,19 +27,18 @@ struct RankScore {
     torch::Tensor s = logits.to(torch::kCPU, torch::kFloat64).contiguous();
     const double* p = s.data_ptr<double>();
     std::vector<double> in, out;
-    int64_t best = 0;
+    size_t best = 0;
+    bool best_inside = false;
     for (size_t t = 0; t < times.size(); ++t) {
-      bool inside = false;
+      bool inside = false;  // the trainer's rule (inside_window_loss): start <= time <= end
       for (const auto& w : windows) inside |= times[t] >= w.start_seconds && times[t] <= w.end_seconds;
       (inside ? in : out).push_back(p[t]);
-      if (p[t] > p[best]) best = int64_t(t);
+      if (t == 0 || p[t] > p[best]) best = t, best_inside = inside;
     }
     if (in.empty() || out.empty()) return;
     double pairs = 0;
     for (double a : in)
       for (double b : out) pairs += a > b ? 1.0 : a == b ? 0.5 : 0.0;
-    bool best_inside = false;
-    for (const auto& w : windows) best_inside |= times[best] >= w.start_seconds && times[best] <= w.end_seconds;
     auc += pairs / double(in.size() * out.size());
     top_in += best_inside;
     chance += double(in.size()) / double(times.size());
