@@ -15,6 +15,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "sfvu/base/error.h"
+#include "sfvu/grounding/grounding_losses.h"
 #include "sfvu/grounding/learned_model.h"
 #include "sfvu/grounding/train_data.h"
 
@@ -26,12 +27,12 @@ struct RankScore {
   void add(const torch::Tensor& logits, const std::vector<double>& times, const std::vector<grounding::Window>& windows) {
     torch::Tensor s = logits.to(torch::kCPU, torch::kFloat64).contiguous();
     const double* p = s.data_ptr<double>();
+    const std::vector<float> flags = grounding::inside_windows(windows, times);  // the trainer's labels
     std::vector<double> in, out;
     size_t best = 0;
     bool best_inside = false;
     for (size_t t = 0; t < times.size(); ++t) {
-      bool inside = false;  // the trainer's rule (inside_window_loss): start <= time <= end
-      for (const auto& w : windows) inside |= times[t] >= w.start_seconds && times[t] <= w.end_seconds;
+      const bool inside = flags[t] > 0.5f;
       (inside ? in : out).push_back(p[t]);
       if (t == 0 || p[t] > p[best]) best = t, best_inside = inside;
     }

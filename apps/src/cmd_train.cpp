@@ -73,6 +73,10 @@ int cmd_train(const Args& args) {
       ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
       ("slow-align-weight", po::value<double>()->default_value(d.slow_align_weight),
        "weight of the slow frames' backbone alignment loss (the fast frames' stays 1)")
+      ("align-pool", po::value<std::string>()->default_value(d.align_pool),
+       "place | channel: how the backbone alignment scores a frame (Note [Alignment pooling])")
+      ("slow-warmup", po::value<double>()->default_value(d.slow_warmup_minutes),
+       "minutes of the run spent first on the backbone alone: slow frames aligned with the queries (Note [Slow warm-up])")
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
       ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
@@ -133,6 +137,8 @@ int cmd_train(const Args& args) {
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
   o.slow_align_weight = vm["slow-align-weight"].as<double>();
   if (!(o.slow_align_weight >= 0)) throw UsageError("--slow-align-weight must be >= 0");
+  o.slow_warmup_minutes = vm["slow-warmup"].as<double>();
+  o.align_pool = vm["align-pool"].as<std::string>();
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
   auto on_off = [&](const char* name) {  // a switch given as on|off
     const std::string v = vm[name].as<std::string>();
@@ -170,6 +176,12 @@ int cmd_train(const Args& args) {
       if (p.done == p.total || p.elapsed_seconds - last_print > 5) {
         std::fprintf(stderr, "train: %s %lld/%lld videos\n", p.stage == "load" ? "loading the features of" : "decoding",
                      (long long)p.done, (long long)p.total);
+        last_print = p.elapsed_seconds;
+      }
+    } else if (p.stage == "warmup") {
+      if (p.elapsed_seconds - last_print > 10 || p.step == 1) {
+        std::fprintf(stderr, "train: slow warm-up step %lld loss %.3f lr %.2e | %s elapsed, %s left\n", (long long)p.step,
+                     p.loss, p.lr, clock_text(p.elapsed_seconds).c_str(), clock_text(p.eta_seconds).c_str());
         last_print = p.elapsed_seconds;
       }
     } else if (p.stage == "train") {

@@ -14,7 +14,8 @@ nlohmann::json FusionConfig::to_json() const {
           {"d_model", d_model},           {"num_heads", num_heads}, {"temporal_layers", temporal_layers},
           {"post_layers", post_layers},   {"conv_kernel", conv_kernel}, {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}, {"detail_probe", detail_probe}, {"motion_seconds", motion_seconds},
-          {"motion_match", motion_match}, {"motion_match_steps", motion_match_steps}, {"detail_match", detail_match}};
+          {"motion_match", motion_match}, {"motion_match_steps", motion_match_steps}, {"detail_match", detail_match},
+          {"align_pool", align_pool}};
 }
 
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -47,6 +48,10 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
     throw FormatError(where + ": motion_match_steps must be odd and >= 1, got " + std::to_string(c.motion_match_steps));
   c.detail_match = false;  // a config without the key predates the detail match
   read_json_field(j, "detail_match", c.detail_match, where);
+  c.align_pool = "place";  // a config without the key predates the channel pooling
+  read_json_field(j, "align_pool", c.align_pool, where);
+  if (c.align_pool != "place" && c.align_pool != "channel")
+    throw FormatError(where + ": align_pool must be 'place' or 'channel', got '" + c.align_pool + "'");
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));

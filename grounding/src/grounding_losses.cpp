@@ -1,11 +1,36 @@
 #include "sfvu/grounding/grounding_losses.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "sfvu/base/error.h"
 
 namespace sfvu::grounding {
+
+std::vector<float> inside_windows(const std::vector<Window>& windows, const std::vector<double>& times) {
+  std::vector<float> inside(times.size(), 0.f);
+  for (size_t t = 0; t < times.size(); ++t)
+    for (const auto& w : windows)
+      if (times[t] >= w.start_seconds && times[t] <= w.end_seconds) inside[t] = 1.f;
+  return inside;
+}
+
+torch::Tensor frame_contrast_loss(const torch::Tensor& logits, const std::vector<std::vector<Window>>& windows,
+                                  const std::vector<double>& times) {
+  if (logits.dim() != 2 || logits.size(0) != int64_t(windows.size()) || logits.size(1) != int64_t(times.size()))
+    throw UsageError("frame_contrast_loss: logits must be [texts, frames]");
+  std::vector<torch::Tensor> terms;
+  for (size_t b = 0; b < windows.size(); ++b) {
+    const std::vector<float> inside = inside_windows(windows[b], times);
+    const auto count = std::count(inside.begin(), inside.end(), 1.f);
+    if (count == 0 || count == int64_t(inside.size())) continue;
+    const torch::Tensor row = logits[int64_t(b)];
+    const torch::Tensor mask = torch::tensor(inside).to(row.device()) > 0.5f;
+    terms.push_back(torch::logsumexp(row, 0) - torch::logsumexp(row.masked_select(mask), 0));
+  }
+  return terms.empty() ? torch::zeros({}, logits.options()) : torch::stack(terms).mean();
+}
 
 // Note [Point assignment]
 // A point of level l (spacing 2^l steps) regresses a window when it lies inside it and the
@@ -71,11 +96,7 @@ LossParts grounding_loss(const GroundingOutput& out, const std::vector<std::vect
   for (int64_t b = 0; b < B; ++b) {
     const auto& win = windows[size_t(b)];
     // Saliency: steps inside any window.
-    std::vector<float> inside(size_t(T), 0.f);
-    for (int64_t t = 0; t < T; ++t)
-      for (const auto& w : win)
-        if (times[size_t(t)] >= w.start_seconds && times[size_t(t)] <= w.end_seconds) inside[size_t(t)] = 1.f;
-    torch::Tensor label = torch::tensor(inside).to(opts.device());
+    torch::Tensor label = torch::tensor(inside_windows(win, times)).to(opts.device());
     torch::Tensor sal = out.saliency[b];
     torch::Tensor bce = torch::binary_cross_entropy_with_logits(sal, label);
     torch::Tensor p = torch::sigmoid(sal);

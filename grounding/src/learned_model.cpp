@@ -433,9 +433,26 @@ torch::Tensor LearnedModelImpl::fused_option_scores(const torch::Tensor& fused, 
 // 2-px dot or one small shape is a single token of 64, and averaging would bury it. It uses
 // nothing but the grounding annotations, costs two small projections, and gives the towers a
 // short path to a shared vocabulary of colours, shapes and marks that the fusion builds on.
+//
+// Note [Alignment pooling]
+// With fusion.align_pool "place" (the first models') a frame scores its best place's cosine
+// with the text: the whole projected token of one place must point the text's way, so a mark
+// of 4 pixels competes, inside its place's normalised vector, with that place's colour, shape
+// and background. With "channel" each projected channel first takes its maximum over the
+// places, and the frame scores the cosine of that vector: a channel that fires on a dot
+// anywhere in the frame says so, whatever else the dot's place holds (the per-channel max
+// the dot-vs-bar probe of Note [Pixel stem] used). Measured with `sfvu bench alignment` after
+// 4.5 minutes of slow warm-up on the detail query alone (a scratch build of Note [Slow
+// warm-up] that kept only that query; pixel stem, unpooled slow grid, lr 1e-3; 190-240
+// steps): "place" left the warm-up loss at 2.2 and the
+// dot query's top slow frame inside its window for 0.33 of the training videos (0.30 of the
+// test videos after 12 minutes), "channel" brought the loss to 0.1 by step 190 and the top
+// frame inside for 0.63 of the test videos, 0.07 on the fast frames, where the dot cannot be
+// seen: the first backbone alignment here that tells the dot from the bar.
 torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text) {
   if (!align_frame) throw UsageError("a feature model has no backbone to align");
   torch::Tensor places = align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}));  // [T, P, A]
+  if (config_.fusion.align_pool == "channel") places = std::get<0>(places.max(1, true));  // [T, 1, A]
   return best_place_logits(places, align_text->forward(mean_token(text)), align_scale, align_bias);
 }
 

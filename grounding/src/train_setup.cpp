@@ -24,6 +24,9 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
     throw UsageError("--motion-match-steps must be odd and >= 1, got " + std::to_string(o.motion_match_steps));
   c.fusion.motion_match_steps = o.motion_match > 0 ? o.motion_match_steps : 1;
   c.fusion.detail_match = o.detail_match;
+  if (o.align_pool != "place" && o.align_pool != "channel")
+    throw UsageError("--align-pool must be 'place' or 'channel', not '" + o.align_pool + "'");
+  c.fusion.align_pool = o.align_pool;
   c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
     throw UsageError("--qa-scoring " + problem);

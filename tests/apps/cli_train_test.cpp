@@ -119,6 +119,8 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["fusion"]["detail_match"], false);
   EXPECT_EQ(config["slowfast"]["slow"]["pool_h"], 4);  // 64 px, patch 8: the 8x8 grid pooled 2x2
   EXPECT_EQ(config["training"]["slow_align_weight"], 1.0);
+  EXPECT_EQ(config["training"]["slow_warmup_steps"], 0);
+  EXPECT_EQ(config["fusion"]["align_pool"], "place");
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -129,12 +131,31 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--fast-flow maybe", "--fast-flow"},
                                                          {"--detail-match maybe", "--detail-match"},
                                                          {"--slow-grid 9", "--slow-grid"},
-                                                         {"--slow-align-weight -1", "--slow-align-weight"}};
+                                                         {"--slow-align-weight -1", "--slow-align-weight"},
+                                                         {"--slow-warmup -1", "--slow-warmup"},
+                                                         {"--align-pool mean", "--align-pool"},
+                                                         {"--slow-warmup 0.01 --pathways fast", "--slow-warmup"},
+                                                         {"--slow-warmup 0.5 --minutes 0.5", "--slow-warmup"}};
   for (const auto& [flags, named] : refused) {
     r = train_tiny("refused", std::string("--steps 1 ") + flags);
     EXPECT_EQ(r.exit_code, 2) << flags;
     EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
   }
+}
+
+TEST_F(TrainCli, SlowWarmUpTrainsTheBackboneFirstAndIsRecorded) {
+  // Note [Slow warm-up]: 2 s of backbone-only steps before the same 2 training steps.
+  auto r = train_tiny("warm", "--steps 2 --slow-warmup 0.033 --align-pool channel");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(train_tiny("cold", "--steps 2 --align-pool channel").exit_code, 0);
+  json config = json::parse(test::read_text_file(dir_ + "/warm/config.json"));
+  EXPECT_EQ(config["training"]["slow_warmup_minutes"], 0.033);
+  EXPECT_GE(config["training"]["slow_warmup_steps"].get<int64_t>(), 1);
+  EXPECT_EQ(config["training"]["steps"], 2);
+  EXPECT_EQ(config["fusion"]["align_pool"], "channel");
+  EXPECT_GT(weight_distance(dir_ + "/warm", dir_ + "/cold"), 1e-3);
+  json state = json::parse(test::read_text_file(dir_ + "/warm/train_state/state.json"));
+  EXPECT_EQ(state["warmup_steps"], config["training"]["slow_warmup_steps"]);
 }
 
 TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {

@@ -110,6 +110,37 @@ TEST(GroundingLosses, GeneralizedIou1d) {
   EXPECT_NEAR(g[1].item<double>(), -1.0 / 3, 1e-6);  // gap 1 in a hull of 3
 }
 
+TEST(GroundingLosses, InsideWindowsIncludesBothEndsOfEveryWindow) {
+  const std::vector<double> times = {0.0, 1.0, 1.5, 2.0, 2.5, 4.0, 5.0, 6.5};
+  const std::vector<float> inside = inside_windows({{1.0, 2.0}, {4.0, 4.0}, {6.0, 7.0}}, times);
+  EXPECT_EQ(inside, (std::vector<float>{0, 1, 1, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(inside_windows({}, times), std::vector<float>(times.size(), 0.f));
+  EXPECT_TRUE(inside_windows({{0.0, 9.0}}, {}).empty());
+}
+
+TEST(GroundingLosses, FrameContrastIsTheMassOutsideAndPushesTheBestOutsideFrameHardest) {
+  const std::vector<double> times = {0, 1, 2, 3};
+  torch::Tensor logits = torch::tensor({0.0, std::log(3.0), 0.0, 0.0, std::log(2.0), std::log(2.0), 0.0, 0.0,
+                                        1.0, 2.0, 3.0, 4.0, 5.0, 0.0, 0.0, 0.0})
+                             .reshape({4, 4})
+                             .requires_grad_();
+  // Row 0: frame 1 inside, 3 / 6 of the mass; row 1: frames 0-1, 4 / 6; row 2 is inside
+  // everywhere and row 3 nowhere: neither ranks anything, both are left out of the mean.
+  torch::Tensor loss = frame_contrast_loss(logits, {{{1.0, 1.0}}, {{0.0, 1.0}}, {{0.0, 3.0}}, {}}, times);
+  EXPECT_NEAR(loss.item<double>(), (std::log(2.0) + std::log(1.5)) / 2, 1e-6);
+  loss.backward();
+  torch::Tensor g = logits.grad();
+  EXPECT_LT(g[0][1].item<double>(), 0);  // the inside frame is pulled up
+  EXPECT_GT(g[0][0].item<double>(), 0);
+  EXPECT_NEAR(g[2].abs().sum().item<double>(), 0, 1e-9);
+  EXPECT_NEAR(g[3].abs().sum().item<double>(), 0, 1e-9);
+  // Unlike a per-frame BCE, the outside frame that scores highest takes most of the push.
+  torch::Tensor hard = torch::tensor({{0.0, 2.0, -2.0}}).requires_grad_();
+  frame_contrast_loss(hard, {{{0.0, 0.5}}}, {0, 1, 2}).backward();
+  EXPECT_GT(hard.grad()[0][1].item<double>(), 10 * hard.grad()[0][2].item<double>());
+  EXPECT_THROW(frame_contrast_loss(hard, {{}, {}}, {0, 1, 2}), UsageError);
+}
+
 TEST(GroundingLosses, PointsTakeWindowsOfTheirScaleAndEveryWindowTrains) {
   GroundingOutput out;
   out.step_seconds = 0.125;
@@ -373,6 +404,48 @@ TEST(LearnedModel, AFreshFlowModelStartsTheFlowAsLoudAsTheTokens) {
 
 // Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
 // the slow frames change the grounding.
+// Note [Alignment pooling]: "place" scores a frame by its best place, so two places score
+// the better of the two alone; "channel" takes each channel's maximum first, so they score
+// something else, and a place repeated adds nothing.
+TEST(LearnedModel, ChannelPoolingScoresTheChannelsMaximaNotTheBestPlace) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const torch::Tensor a = torch::randn({1, 1, 1, 16}), b = torch::randn({1, 1, 1, 16});
+  const torch::Tensor both = torch::cat({a, b}, 2), twice = torch::cat({a, a}, 2);  // [1, 1, 2, 16]
+  std::map<std::string, std::shared_ptr<LearnedModelImpl>> models;
+  for (const char* pool : {"place", "channel"}) {
+    torch::manual_seed(0);
+    auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+    LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", 0);
+    c.fusion.align_pool = pool;
+    models[pool] = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  }
+  for (auto& [pool, m] : models) {
+    const TextBatch text = m->encode_text({"the red square", "red"});
+    const torch::Tensor la = m->align_logits(a, text), lb = m->align_logits(b, text);
+    const torch::Tensor l2 = m->align_logits(both, text);
+    ASSERT_EQ(l2.sizes(), (std::vector<int64_t>{2, 1}));
+    EXPECT_TRUE(torch::allclose(m->align_logits(twice, text), la, 1e-5, 1e-5)) << pool;
+    if (pool == "place")
+      EXPECT_TRUE(torch::allclose(l2, torch::max(la, lb), 1e-5, 1e-5));
+    else
+      EXPECT_GT((l2 - torch::max(la, lb)).abs().max().item<double>(), 1e-3);
+  }
+  // Same weights, same single-place scores: the pooling is all that differs.
+  const TextBatch text = models["place"]->encode_text({"the red square"});
+  EXPECT_TRUE(torch::allclose(models["place"]->align_logits(a, text), models["channel"]->align_logits(a, text)));
+  // The key round-trips, an older config without it reads "place", an unknown value is refused.
+  const std::string dir = test::scratch_dir("learned_model_align_pool");
+  models["channel"]->save(dir);
+  EXPECT_EQ(pathways::read_json_file(dir + "/config.json")["fusion"]["align_pool"], "channel");
+  EXPECT_EQ(LearnedModelImpl::load(dir)->config().fusion.align_pool, "channel");
+  nlohmann::json f = models["place"]->config().fusion.to_json();
+  f.erase("align_pool");
+  EXPECT_EQ(fusion::FusionConfig::from_json(f, "config.json").align_pool, "place");
+  f["align_pool"] = "mean";
+  EXPECT_THROW(fusion::FusionConfig::from_json(f, "config.json"), FormatError);
+}
+
 TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {
   for (bool detail_match : {false, true}) {
     torch::manual_seed(0);

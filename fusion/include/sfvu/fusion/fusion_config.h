@@ -44,6 +44,11 @@ struct FusionConfig {
   /// false in configs written before it.
   bool detail_match = false;
 
+  /// How the backbone alignment scores a frame (Note [Alignment pooling] in learned_model.cpp):
+  /// "place", its best place's cosine (configs written before the key), or "channel", the
+  /// cosine of each projected channel's maximum over the places.
+  std::string align_pool = "place";
+
   /// How many match logits per text and step FusionInput::step_scores carries.
   int step_score_count() const { return (motion_match > 0 ? 1 : 0) + (detail_match ? 1 : 0); }
 

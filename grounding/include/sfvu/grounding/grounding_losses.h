@@ -19,6 +19,10 @@ struct Window {
   double start_seconds = 0, end_seconds = 0;
 };
 
+/// 1 where times[t] lies inside any of `windows` (start <= t <= end, both ends included), else 0:
+/// the one rule the saliency labels, the backbone alignment and `sfvu bench alignment` share.
+std::vector<float> inside_windows(const std::vector<Window>& windows, const std::vector<double>& times);
+
 struct GroundingLossOptions {
   double rank_margin = 0.2;
   double weight_saliency = 1.0, weight_rank = 1.0, weight_focal = 1.0, weight_l1 = 1.0, weight_giou = 1.0;
@@ -35,6 +39,12 @@ struct LossParts {
 /// Row b of `out` is the query with ground-truth windows windows[b]; `times` the timeline's.
 LossParts grounding_loss(const GroundingOutput& out, const std::vector<std::vector<Window>>& windows,
                          const std::vector<double>& times, const GroundingLossOptions& options = {});
+
+/// Note [Slow warm-up] (trainer.cpp): per-text softmax over frames. `logits` [B, T] scores text b
+/// at time times[t]; each row with frames both inside and outside windows[b] adds -log of the
+/// softmax mass on its inside frames; the mean over those rows (0 when there is none).
+torch::Tensor frame_contrast_loss(const torch::Tensor& logits, const std::vector<std::vector<Window>>& windows,
+                                  const std::vector<double>& times);
 
 /// Positive points of row windows (Note [Point assignment]): for every point, the index of
 /// the window it regresses, or -1.

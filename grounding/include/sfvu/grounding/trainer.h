@@ -54,6 +54,9 @@ struct TrainOptions {
   /// Weight of the slow frames' term of the backbone alignment loss (Note [Backbone
   /// alignment]); the fast frames' term keeps weight 1.
   double slow_align_weight = 1.0;
+  /// Note [Slow warm-up] (trainer.cpp): minutes of the run (within `minutes`) spent first on the
+  /// backbone alone, its slow frames aligned with the queries; 0 = none. A resumed run skips it.
+  double slow_warmup_minutes = 0;
   /// How the QA head scores options: "option" (Note [Option-fused QA]) or "question"
   /// (Note [Question-fused QA]).
   std::string qa_scoring = "option";
@@ -65,6 +68,8 @@ struct TrainOptions {
   bool fast_flow = true;
   int motion_match = 64;  ///< fusion.motion_match of a new video model (Note [Motion match]); 0: none
   int motion_match_steps = 1;  ///< fusion.motion_match_steps (odd; 1: each step alone; Note [Motion match])
+  /// fusion.align_pool of a new video model: "place" or "channel" (Note [Alignment pooling])
+  std::string align_pool = "place";
   bool detail_match = false;  ///< fusion.detail_match of a new video model (Note [Detail match])
   uint64_t seed = 0;
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
@@ -97,7 +102,7 @@ struct ValidationResult {
 };
 
 struct TrainProgress {
-  std::string stage;  ///< "decode" (or "load": features), "train", "validate", "done"
+  std::string stage;  ///< "decode" (or "load": features), "warmup", "train", "validate", "done"
   int64_t step = 0, total_steps = 0, done = 0, total = 0;
   double loss = 0, qa_loss = 0, lr = 0, elapsed_seconds = 0, eta_seconds = 0, gate = 0;
   LossParts parts;
