@@ -18,6 +18,10 @@ nlohmann::json FusionConfig::to_json() const {
           {"align_pool", align_pool}};
 }
 
+std::string align_pool_problem(const std::string& pool) {
+  return pool == "place" || pool == "channel" ? "" : "must be 'place' or 'channel', not '" + pool + "'";
+}
+
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) throw FormatError(where + ": expected an object");
   FusionConfig c;
@@ -50,8 +54,8 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
   read_json_field(j, "detail_match", c.detail_match, where);
   c.align_pool = "place";  // a config without the key predates the channel pooling
   read_json_field(j, "align_pool", c.align_pool, where);
-  if (c.align_pool != "place" && c.align_pool != "channel")
-    throw FormatError(where + ": align_pool must be 'place' or 'channel', got '" + c.align_pool + "'");
+  if (std::string problem = align_pool_problem(c.align_pool); !problem.empty())
+    throw FormatError(where + ": align_pool " + problem);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));

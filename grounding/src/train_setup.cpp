@@ -4,6 +4,7 @@
 
 #include "sfvu/base/error.h"
 #include "sfvu/decode/video_reader.h"
+#include "sfvu/fusion/fusion_config.h"
 #include "sfvu/grounding/feature_data.h"
 
 namespace sfvu::grounding {
@@ -24,8 +25,8 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
     throw UsageError("--motion-match-steps must be odd and >= 1, got " + std::to_string(o.motion_match_steps));
   c.fusion.motion_match_steps = o.motion_match > 0 ? o.motion_match_steps : 1;
   c.fusion.detail_match = o.detail_match;
-  if (o.align_pool != "place" && o.align_pool != "channel")
-    throw UsageError("--align-pool must be 'place' or 'channel', not '" + o.align_pool + "'");
+  if (std::string problem = fusion::align_pool_problem(o.align_pool); !problem.empty())
+    throw UsageError("--align-pool " + problem);
   c.fusion.align_pool = o.align_pool;
   c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())

@@ -187,6 +187,24 @@ torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const Tra
   return loss;
 }
 
+// The run's AdamW over `params`. Weight decay on matrices only: decaying gates, norms, biases
+// and scales pulls them to 0, and for the slow-detail gate 0 means the detail path is shut
+// (Note [SlowFast fusion]).
+std::unique_ptr<torch::optim::AdamW> new_optimizer(const std::vector<torch::Tensor>& params, const TrainOptions& o) {
+  std::vector<torch::Tensor> decayed, kept;
+  for (const auto& p : params) (p.dim() >= 2 ? decayed : kept).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
+  groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups),
+                                               torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+}
+
+void set_lr(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
 // Note [Slow warm-up]
 // `sfvu bench alignment` showed the from-scratch backbone learning "a white mark is on screen"
 // but never the dot from the bar in a full run: the dot's frames are one text's among ~7-14
@@ -199,7 +217,7 @@ torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const Tra
 // and trains the alignment of those frames with the videos' queries, by the BCE
 // plus a per-query softmax over the frames (frame_contrast_loss: -log of the mass on the
 // frames inside the windows), whose gradient goes to the best-scoring frames outside: for the
-// dot query, the barred shapes. Its own AdamW (the same decay groups), linear warm-up over
+// dot query, the barred shapes. Its own AdamW (new_optimizer), linear warm-up over
 // 20 steps, then a constant rate; the full training then starts as before, with its own
 // optimizer and schedule, in the minutes left. Measured (bench alignment, 30 test videos,
 // 4.5 minutes, ~300 steps, all queries): with the first alignment pooling the dot query's top
@@ -209,7 +227,6 @@ torch::Tensor qa_loss(LearnedModelImpl& model, const VideoFeatures& f, const Tra
 constexpr int kWarmupVideos = 4;
 
 int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainSplit& split,
-                    const std::vector<torch::Tensor>& decayed, const std::vector<torch::Tensor>& kept,
                     const std::vector<torch::Tensor>& params, const std::function<double()>& elapsed,
                     const std::function<void(const TrainProgress&)>& report) {
   std::vector<size_t> usable;
@@ -218,11 +235,7 @@ int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainS
     if (v.slow_frames.defined() && v.slow_frames.size(0) > 1 && !v.queries.empty()) usable.push_back(i);
   }
   if (usable.empty()) throw UsageError("--slow-warmup: " + o.data_dir + " has no video with slow frames and queries");
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
-  groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
-  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  const std::unique_ptr<torch::optim::AdamW> optimizer = new_optimizer(params, o);
   std::mt19937_64 rng(o.seed * 31 + 7);
   std::shuffle(usable.begin(), usable.end(), rng);
   const double end_seconds = o.slow_warmup_minutes * 60;
@@ -231,8 +244,8 @@ int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainS
   size_t next = 0;
   while (elapsed() < end_seconds) {
     const double lr = o.lr * std::min(1.0, double(step + 1) / 20.0);
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    optimizer.zero_grad();
+    set_lr(*optimizer, lr);
+    optimizer->zero_grad();
     double loss_value = 0;
     for (int k = 0; k < kWarmupVideos; ++k) {
       const TrainVideo& v = split.videos[usable[next]];
@@ -249,7 +262,7 @@ int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainS
       (loss / double(kWarmupVideos)).backward();
     }
     torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
-    optimizer.step();
+    optimizer->step();
     ++step;
     mean_loss += (loss_value - mean_loss) / double(std::min<int64_t>(step, 20));
     TrainProgress tp;
@@ -261,7 +274,6 @@ int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainS
     tp.eta_seconds = std::max(0.0, end_seconds - tp.elapsed_seconds);
     report(tp);
   }
-  optimizer.zero_grad();
   for (auto& p : params) p.mutable_grad() = torch::Tensor();  // the full training's steps set their own
   return step;
 }
@@ -527,19 +539,11 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   prepare_split(*model, o, train_split, prepare_progress);
   if (has_val) prepare_split(*model, o, val_split, prepare_progress);
 
-  // Weight decay on matrices only: decaying gates, norms, biases and scales pulls them to 0,
-  // and for the slow-detail gate 0 means the detail path is shut (Note [SlowFast fusion]).
-  std::vector<torch::Tensor> params, decayed, kept;
+  std::vector<torch::Tensor> params;
   for (auto& p : model->parameters())
-    if (p.requires_grad()) {
-      params.push_back(p);
-      (p.dim() >= 2 ? decayed : kept).push_back(p);
-    }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
-  groups.emplace_back(kept, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
-  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+    if (p.requires_grad()) params.push_back(p);
+  const std::unique_ptr<torch::optim::AdamW> optimizer_owner = new_optimizer(params, o);
+  torch::optim::AdamW& optimizer = *optimizer_owner;
   if (o.resume) torch::load(optimizer, (state_dir / "optimizer.pt").string());
 
   const double budget_seconds = o.minutes * 60;
@@ -557,7 +561,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   LossParts mean_parts;
   // Note [Slow warm-up]: a fresh run's first minutes, inside its budget.
   if (!o.resume && o.slow_warmup_minutes > 0)
-    st.warmup_steps = slow_warmup(*model, o, train_split, decayed, kept, params, elapsed, report);
+    st.warmup_steps = slow_warmup(*model, o, train_split, params, elapsed, report);
   const int64_t calibration = std::max<int64_t>(1, o.calibration_steps);
   // Note [Training budget]: runs sized by wall time (a resumed one too, on its whole budget).
   const bool by_time = o.steps <= 0;
@@ -660,8 +664,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
     double lr = o.lr * std::min(1.0, double(st.step + 1) / warm);
     if (double(st.step) > warm)
       lr = o.lr * 0.5 * (1 + std::cos(M_PI * std::min(1.0, (double(st.step) - warm) / (double(total_for_lr) - warm))));
-    for (auto& group : optimizer.param_groups())
-      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    set_lr(optimizer, lr);
 
     pool.run([&](int w) {
       for (int i = w; i < batch; i += workers)

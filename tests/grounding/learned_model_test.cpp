@@ -402,8 +402,6 @@ TEST(LearnedModel, AFreshFlowModelStartsTheFlowAsLoudAsTheTokens) {
   }
 }
 
-// Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
-// the slow frames change the grounding.
 // Note [Alignment pooling]: "place" scores a frame by its best place, so two places score
 // the better of the two alone; "channel" takes each channel's maximum first, so they score
 // something else, and a place repeated adds nothing.
@@ -446,6 +444,8 @@ TEST(LearnedModel, ChannelPoolingScoresTheChannelsMaximaNotTheBestPlace) {
   EXPECT_THROW(fusion::FusionConfig::from_json(f, "config.json"), FormatError);
 }
 
+// Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
+// the slow frames change the grounding.
 TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {
   for (bool detail_match : {false, true}) {
     torch::manual_seed(0);

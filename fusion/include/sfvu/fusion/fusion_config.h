@@ -57,4 +57,8 @@ struct FusionConfig {
   static FusionConfig from_json(const nlohmann::json& j, const std::string& where);
 };
 
+/// What is wrong with an alignment pooling name (FusionConfig::align_pool), or "" when nothing:
+/// a config file reports it as a FormatError, `sfvu train` as a UsageError.
+std::string align_pool_problem(const std::string& pool);
+
 }  // namespace sfvu::fusion
