@@ -89,7 +89,7 @@ int bench_alignment(const Args& args) {
     grounding::TextBatch text = model->encode_text(texts);
     std::map<std::string, std::pair<torch::Tensor, std::vector<double>>> sources;
     if (f.slow.defined() && f.slow.size(0) > 0) sources["slow"] = {model->align_logits(f.slow, text), f.slow_seconds};
-    if (f.fast.defined() && f.fast.size(0) > 0) sources["fast"] = {model->align_logits(f.fast, text), f.fast_seconds};
+    if (f.fast.defined() && f.fast.size(0) > 0) sources["fast"] = {model->align_logits(f.fast, text, grounding::AlignFrames::kFast), f.fast_seconds};
     if (model->config().fusion.detail_probe) {
       std::vector<double> times;
       grounding::DetailProbe probe;

@@ -73,6 +73,10 @@ int cmd_train(const Args& args) {
       ("qa-weight", po::value<double>()->default_value(d.qa_weight), "weight of the multiple-choice loss")
       ("slow-align-weight", po::value<double>()->default_value(d.slow_align_weight),
        "weight of the slow frames' backbone alignment loss (the fast frames' stays 1)")
+      ("align-contrast", po::value<double>()->default_value(d.align_contrast),
+       "weight of a per-query softmax over the frames added to the backbone alignment (Note [Alignment contrast])")
+      ("align-heads", po::value<std::string>()->default_value(d.align_heads),
+       "shared | pathway: one backbone alignment head for slow and fast frames, or one each (Note [Alignment heads])")
       ("align-pool", po::value<std::string>()->default_value(d.align_pool),
        "place | channel: how the backbone alignment scores a frame (Note [Alignment pooling])")
       ("slow-warmup", po::value<double>()->default_value(d.slow_warmup_minutes),
@@ -137,8 +141,11 @@ int cmd_train(const Args& args) {
   if (!(o.qa_weight >= 0)) throw UsageError("--qa-weight must be >= 0");
   o.slow_align_weight = vm["slow-align-weight"].as<double>();
   if (!(o.slow_align_weight >= 0)) throw UsageError("--slow-align-weight must be >= 0");
+  o.align_contrast = vm["align-contrast"].as<double>();
+  if (!(o.align_contrast >= 0)) throw UsageError("--align-contrast must be >= 0");
   o.slow_warmup_minutes = vm["slow-warmup"].as<double>();
   o.align_pool = vm["align-pool"].as<std::string>();
+  o.align_heads = vm["align-heads"].as<std::string>();
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
   auto on_off = [&](const char* name) {  // a switch given as on|off
     const std::string v = vm[name].as<std::string>();

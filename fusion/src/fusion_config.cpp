@@ -15,11 +15,15 @@ nlohmann::json FusionConfig::to_json() const {
           {"post_layers", post_layers},   {"conv_kernel", conv_kernel}, {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}, {"detail_probe", detail_probe}, {"motion_seconds", motion_seconds},
           {"motion_match", motion_match}, {"motion_match_steps", motion_match_steps}, {"detail_match", detail_match},
-          {"align_pool", align_pool}};
+          {"align_pool", align_pool}, {"align_heads", align_heads}};
 }
 
 std::string align_pool_problem(const std::string& pool) {
   return pool == "place" || pool == "channel" ? "" : "must be 'place' or 'channel', not '" + pool + "'";
+}
+
+std::string align_heads_problem(const std::string& heads) {
+  return heads == "shared" || heads == "pathway" ? "" : "must be 'shared' or 'pathway', not '" + heads + "'";
 }
 
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -56,6 +60,10 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
   read_json_field(j, "align_pool", c.align_pool, where);
   if (std::string problem = align_pool_problem(c.align_pool); !problem.empty())
     throw FormatError(where + ": align_pool " + problem);
+  c.align_heads = "shared";  // a config without the key predates the per-pathway heads
+  read_json_field(j, "align_heads", c.align_heads, where);
+  if (std::string problem = align_heads_problem(c.align_heads); !problem.empty())
+    throw FormatError(where + ": align_heads " + problem);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));

@@ -198,6 +198,12 @@ LearnedModelImpl::LearnedModelImpl(LearnedModelConfig config, std::shared_ptr<co
   align_text = register_module("align_text", torch::nn::Linear(config_.backbone.text.hidden_size, align_dim));
   align_scale = register_parameter("align_scale", torch::full({1}, std::log(10.0)));
   align_bias = register_parameter("align_bias", torch::full({1}, -2.0));
+  if (config_.fusion.align_heads == "pathway") {  // Note [Alignment heads]
+    align_frame_fast =
+        register_module("align_frame_fast", torch::nn::Linear(config_.backbone.vision.hidden_size, align_dim));
+    align_scale_fast = register_parameter("align_scale_fast", torch::full({1}, std::log(10.0)));
+    align_bias_fast = register_parameter("align_bias_fast", torch::full({1}, -2.0));
+  }
   if (const int m = config_.fusion.motion_match; m > 0) {  // Note [Motion match]
     const int width = config_.fusion.timeline_token_dim;
     if (width <= 0) throw UsageError("learned model: a motion match needs the timeline's tokens");
@@ -405,7 +411,8 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
   }
   if (config_.fusion.detail_match) {  // Note [Detail match]: each step reads its nearest detail frame's
     torch::Tensor nearest = fusion::nearest_indices(in.timeline_seconds, in.slow_seconds).to(device);
-    scores.push_back(align_logits(detail_grid.to(device), text).index_select(1, nearest));
+    const AlignFrames frames = need_slow ? AlignFrames::kSlow : AlignFrames::kFast;
+    scores.push_back(align_logits(detail_grid.to(device), text, frames).index_select(1, nearest));
   }
   if (!scores.empty()) in.step_scores = torch::stack(scores, -1);
   return fusion->forward(in, probe ? &probe->logits : nullptr);
@@ -449,11 +456,26 @@ torch::Tensor LearnedModelImpl::fused_option_scores(const torch::Tensor& fused, 
 // test videos after 12 minutes), "channel" brought the loss to 0.1 by step 190 and the top
 // frame inside for 0.63 of the test videos, 0.07 on the fast frames, where the dot cannot be
 // seen: the first backbone alignment here that tells the dot from the bar.
-torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text) {
+//
+// Note [Alignment heads]
+// The fast frames are too small to show the dot (2 px at 128 px is under a pixel at the fast
+// size), so on them the alignment's best answer to "the shape with a small white dot" is any
+// marked shape, bar or dot; with one head for both pathways that answer pulls the head the
+// slow frames use towards the bar as well (`sfvu bench alignment`: after a full run with
+// channel pooling the dot query's top slow frame lay inside its window for 0.17 of the test
+// videos, below the 0.33 of a guess among the three marked shapes, while a warm-up on the
+// slow frames alone reached 0.63). With fusion.align_heads "pathway" the fast frames get a
+// frame projection, scale and bias of their own; the text projection stays shared, so both
+// heads meet the text in one space, and the slow head, which the detail match (Note [Detail
+// match]) reads, answers to the slow frames alone. A fast-only model has one head.
+torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text, AlignFrames frames) {
   if (!align_frame) throw UsageError("a feature model has no backbone to align");
-  torch::Tensor places = align_frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}));  // [T, P, A]
+  const bool own = frames == AlignFrames::kFast && align_frame_fast;
+  torch::nn::Linear& head = own ? align_frame_fast : align_frame;
+  torch::Tensor places = head->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}));  // [T, P, A]
   if (config_.fusion.align_pool == "channel") places = std::get<0>(places.max(1, true));  // [T, 1, A]
-  return best_place_logits(places, align_text->forward(mean_token(text)), align_scale, align_bias);
+  return best_place_logits(places, align_text->forward(mean_token(text)), own ? align_scale_fast : align_scale,
+                           own ? align_bias_fast : align_bias);
 }
 
 // Note [Motion match]

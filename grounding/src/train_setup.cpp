@@ -28,6 +28,11 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
   if (std::string problem = fusion::align_pool_problem(o.align_pool); !problem.empty())
     throw UsageError("--align-pool " + problem);
   c.fusion.align_pool = o.align_pool;
+  if (std::string problem = fusion::align_heads_problem(o.align_heads); !problem.empty())
+    throw UsageError("--align-heads " + problem);
+  if (o.align_heads == "pathway" && c.pathways != PathwayMode::kSlowFast)
+    throw UsageError("--align-heads pathway needs both pathways (--pathways slowfast)");
+  c.fusion.align_heads = o.align_heads;
   c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
     throw UsageError("--qa-scoring " + problem);

@@ -137,15 +137,27 @@ torch::Tensor inside_window_loss(const torch::Tensor& logits, const std::vector<
 }
 
 // Note [Backbone alignment] in learned_model.cpp: frames inside a query's window match it.
+//
+// Note [Alignment contrast]
+// The alignment's BCE scores each frame alone, so for a query whose window holds a few of a
+// video's frames most of its gradient says "not here" about frames that look nothing like the
+// query; the frames that matter, the barred shapes beside the dotted one, weigh as much as
+// any empty frame. With `contrast` > 0 each query also gets the per-query softmax over the
+// frames of Note [Slow warm-up] (frame_contrast_loss: -log of the mass inside its windows),
+// whose gradient goes to the best-scoring frames outside, on each pathway, with the pathway's
+// weight. `sfvu train --align-contrast W`; 0 (off) by default until a full run shows a gain.
 torch::Tensor alignment_loss(LearnedModelImpl& model, const VideoFeatures& f, const TextBatch& text,
-                             const std::vector<std::vector<Window>>& windows, double slow_weight) {
+                             const std::vector<std::vector<Window>>& windows, double slow_weight, double contrast) {
   torch::Tensor total = torch::zeros({});
-  auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times, double weight) {
+  auto one = [&](const torch::Tensor& tokens, const std::vector<double>& times, AlignFrames frames, double weight) {
     if (!tokens.defined() || tokens.size(0) == 0 || weight == 0) return;
-    total = total + weight * inside_window_loss(model.align_logits(tokens, text), windows, times);
+    const torch::Tensor logits = model.align_logits(tokens, text, frames);
+    torch::Tensor loss = inside_window_loss(logits, windows, times);
+    if (contrast > 0) loss = loss + contrast * frame_contrast_loss(logits, windows, times);
+    total = total + weight * loss;
   };
-  one(f.fast, f.fast_seconds, 1.0);
-  one(f.slow, f.slow_seconds, slow_weight);
+  one(f.fast, f.fast_seconds, AlignFrames::kFast, 1.0);
+  one(f.slow, f.slow_seconds, AlignFrames::kSlow, slow_weight);
   return total;
 }
 
@@ -327,7 +339,7 @@ SampleResult run_sample(LearnedModelImpl& model, const TrainVideo& v, const Trai
       loss = loss + m;
     }
     if (!model.config().reads_features()) {
-      torch::Tensor align = alignment_loss(model, f, text, windows, o.slow_align_weight);
+      torch::Tensor align = alignment_loss(model, f, text, windows, o.slow_align_weight, o.align_contrast);
       r.parts.align = align.item<double>();
       loss = loss + align;
     }
@@ -607,7 +619,7 @@ TrainReport train(const TrainOptions& o, const std::function<bool(const TrainPro
   auto training_info = [&] {
     return json{{"data", o.data_dir}, {"val", o.val_dir}, {"features", o.features_dir}, {"init", o.init}, {"seed", o.seed},
                 {"steps", st.step}, {"batch_videos", batch}, {"lr", o.lr}, {"crop_seconds", o.crop_seconds},
-                {"crop_negatives", o.crop_negatives}, {"qa_weight", o.qa_weight}, {"slow_align_weight", o.slow_align_weight}, {"slow_warmup_minutes", o.slow_warmup_minutes}, {"slow_warmup_steps", st.warmup_steps}, {"best_step", st.best_step},
+                {"crop_negatives", o.crop_negatives}, {"qa_weight", o.qa_weight}, {"slow_align_weight", o.slow_align_weight}, {"align_contrast", o.align_contrast}, {"slow_warmup_minutes", o.slow_warmup_minutes}, {"slow_warmup_steps", st.warmup_steps}, {"best_step", st.best_step},
                 {"val_r1_05", st.best.r1_05}, {"val_r1_07", st.best.r1_07}, {"val_accuracy", st.best.accuracy}};
   };
   auto run_validation = [&] {

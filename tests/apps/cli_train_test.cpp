@@ -119,8 +119,10 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["fusion"]["detail_match"], false);
   EXPECT_EQ(config["slowfast"]["slow"]["pool_h"], 4);  // 64 px, patch 8: the 8x8 grid pooled 2x2
   EXPECT_EQ(config["training"]["slow_align_weight"], 1.0);
+  EXPECT_EQ(config["training"]["align_contrast"], 0.0);
   EXPECT_EQ(config["training"]["slow_warmup_steps"], 0);
   EXPECT_EQ(config["fusion"]["align_pool"], "place");
+  EXPECT_EQ(config["fusion"]["align_heads"], "shared");
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -134,6 +136,9 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--slow-align-weight -1", "--slow-align-weight"},
                                                          {"--slow-warmup -1", "--slow-warmup"},
                                                          {"--align-pool mean", "--align-pool"},
+                                                         {"--align-contrast -0.5", "--align-contrast"},
+                                                         {"--align-heads both", "--align-heads"},
+                                                         {"--align-heads pathway --pathways slow", "--align-heads"},
                                                          {"--slow-warmup 0.01 --pathways fast", "--slow-warmup"},
                                                          {"--slow-warmup 0.5 --minutes 0.5", "--slow-warmup"}};
   for (const auto& [flags, named] : refused) {
@@ -141,6 +146,25 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
     EXPECT_EQ(r.exit_code, 2) << flags;
     EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
   }
+}
+
+TEST_F(TrainCli, AlignmentContrastAndPathwayHeadsChangeTheTrainingAndAreRecorded) {
+  // Note [Alignment contrast]: the same 2 steps with and without the per-query softmax.
+  auto r = train_tiny("contrast", "--steps 2 --align-contrast 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(train_tiny("plain", "--steps 2").exit_code, 0);
+  json config = json::parse(test::read_text_file(dir_ + "/contrast/config.json"));
+  EXPECT_EQ(config["training"]["align_contrast"], 1.0);
+  EXPECT_GT(weight_distance(dir_ + "/contrast", dir_ + "/plain"), 1e-4);
+  // Note [Alignment heads]: the fast frames' own head is trained and saved.
+  r = train_tiny("heads", "--steps 2 --align-heads pathway");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  config = json::parse(test::read_text_file(dir_ + "/heads/config.json"));
+  EXPECT_EQ(config["fusion"]["align_heads"], "pathway");
+  auto heads = SafetensorsFile::open(dir_ + "/heads/model.safetensors");
+  auto plain = SafetensorsFile::open(dir_ + "/plain/model.safetensors");
+  EXPECT_EQ(heads->tensors().size(), plain->tensors().size() + 4);  // weight, bias, scale, bias
+  EXPECT_EQ(heads->tensor("align_frame_fast.weight").bytes, heads->tensor("align_frame.weight").bytes);
 }
 
 TEST_F(TrainCli, SlowWarmUpTrainsTheBackboneFirstAndIsRecorded) {

@@ -444,6 +444,44 @@ TEST(LearnedModel, ChannelPoolingScoresTheChannelsMaximaNotTheBestPlace) {
   EXPECT_THROW(fusion::FusionConfig::from_json(f, "config.json"), FormatError);
 }
 
+// Note [Alignment heads]: "shared" scores slow and fast frames with one head; "pathway" gives
+// the fast frames their own, which round-trips through save/load; older configs read "shared".
+TEST(LearnedModel, PathwayAlignmentHeadsScoreTheFastFramesApart) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor frames = torch::randn({3, 2, 2, 16});
+  auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+  for (const char* heads : {"shared", "pathway"}) {
+    torch::manual_seed(0);
+    LearnedModelConfig c = tiny_config(words->vocab_size());
+    c.fusion.align_heads = heads;
+    auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+    const TextBatch text = m->encode_text({"the red square", "red"});
+    const torch::Tensor slow = m->align_logits(frames, text, AlignFrames::kSlow);
+    const torch::Tensor fast = m->align_logits(frames, text, AlignFrames::kFast);
+    ASSERT_EQ(fast.sizes(), (std::vector<int64_t>{2, 3}));
+    EXPECT_TRUE(torch::equal(slow, m->align_logits(frames, text))) << heads;  // slow is the default
+    bool has_fast_head = false;
+    for (const auto& p : m->named_parameters()) has_fast_head |= p.key().rfind("align_frame_fast.", 0) == 0;
+    if (std::string(heads) == "shared") {
+      EXPECT_TRUE(torch::equal(slow, fast));
+      EXPECT_FALSE(has_fast_head);
+      continue;
+    }
+    EXPECT_TRUE(has_fast_head);
+    EXPECT_GT((slow - fast).abs().max().item<double>(), 1e-3);
+    const std::string dir = test::scratch_dir("learned_model_align_heads");
+    m->save(dir);
+    auto loaded = LearnedModelImpl::load(dir);
+    EXPECT_EQ(loaded->config().fusion.align_heads, "pathway");
+    EXPECT_TRUE(torch::allclose(loaded->align_logits(frames, text, AlignFrames::kFast), fast, 1e-6, 1e-6));
+    nlohmann::json f = m->config().fusion.to_json();
+    f.erase("align_heads");
+    EXPECT_EQ(fusion::FusionConfig::from_json(f, "config.json").align_heads, "shared");
+    f["align_heads"] = "both";
+    EXPECT_THROW(fusion::FusionConfig::from_json(f, "config.json"), FormatError);
+  }
+}
+
 // Note [Detail match]: at initialisation the detail gate is shut, so only the detail match lets
 // the slow frames change the grounding.
 TEST(LearnedModel, TheDetailMatchLetsTheSlowFramesInPastTheShutGate) {

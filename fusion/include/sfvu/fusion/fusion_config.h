@@ -48,6 +48,10 @@ struct FusionConfig {
   /// "place", its best place's cosine (configs written before the key), or "channel", the
   /// cosine of each projected channel's maximum over the places.
   std::string align_pool = "place";
+  /// Which backbone alignment head scores a frame (Note [Alignment heads] in
+  /// learned_model.cpp): "shared", one for the slow and the fast frames (configs written before
+  /// the key), or "pathway", the fast frames their own (a slow+fast model's).
+  std::string align_heads = "shared";
 
   /// How many match logits per text and step FusionInput::step_scores carries.
   int step_score_count() const { return (motion_match > 0 ? 1 : 0) + (detail_match ? 1 : 0); }
@@ -60,5 +64,7 @@ struct FusionConfig {
 /// What is wrong with an alignment pooling name (FusionConfig::align_pool), or "" when nothing:
 /// a config file reports it as a FormatError, `sfvu train` as a UsageError.
 std::string align_pool_problem(const std::string& pool);
+/// The same for FusionConfig::align_heads.
+std::string align_heads_problem(const std::string& heads);
 
 }  // namespace sfvu::fusion

@@ -38,6 +38,9 @@ namespace sfvu::grounding {
 
 /// Which pathways feed the fusion (the ablations use the same code, Note [SlowFast fusion]).
 enum class PathwayMode { kSlowFast, kSlow, kFast };
+
+/// Which pathway's frames a backbone alignment scores (Note [Alignment heads]).
+enum class AlignFrames { kSlow, kFast };
 PathwayMode parse_pathway_mode(const std::string& name);  ///< "slowfast" | "slow" | "fast"
 std::string to_string(PathwayMode mode);
 
@@ -193,8 +196,9 @@ class LearnedModelImpl : public torch::nn::Module {
   torch::Tensor motion_logits(const torch::Tensor& grid, const TextBatch& text);
   /// Note [Backbone alignment]: frame-text match logits [B, T] of frames `tokens`
   /// [T, h, w, D] and each text (mean token), CLIP-style (scaled cosine + bias), the frame's
-  /// score being its best-matching token's.
-  torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text);
+  /// score being its best-matching token's. `frames` says which pathway's frames they are:
+  /// with fusion.align_heads "pathway" the fast frames have a head of their own.
+  torch::Tensor align_logits(const torch::Tensor& tokens, const TextBatch& text, AlignFrames frames = AlignFrames::kSlow);
   /// The scores of every option of every question (Note [Option-fused QA] or Note
   /// [Question-fused QA], as config().qa_scoring says), concatenated in
   /// order ([sum of option counts]). UsageError for a feature model (no QA head: the layout
@@ -217,6 +221,8 @@ class LearnedModelImpl : public torch::nn::Module {
   QaHead qa_head{nullptr};
   torch::nn::Linear align_frame{nullptr}, align_text{nullptr};
   torch::Tensor align_scale, align_bias;
+  torch::nn::Linear align_frame_fast{nullptr};  ///< fusion.align_heads "pathway" (Note [Alignment heads])
+  torch::Tensor align_scale_fast, align_bias_fast;
   torch::nn::LayerNorm motion_norm{nullptr};
   torch::nn::Conv2d motion_frame{nullptr};
   torch::nn::Conv1d motion_time{nullptr};  ///< depthwise over steps, per place (fusion.motion_match_steps > 1)

@@ -54,6 +54,10 @@ struct TrainOptions {
   /// Weight of the slow frames' term of the backbone alignment loss (Note [Backbone
   /// alignment]); the fast frames' term keeps weight 1.
   double slow_align_weight = 1.0;
+  /// Weight of the per-query softmax over the frames (frame_contrast_loss) added to each
+  /// pathway's backbone alignment BCE in the training steps (Note [Alignment contrast],
+  /// trainer.cpp); 0 = the BCE alone.
+  double align_contrast = 0;
   /// Note [Slow warm-up] (trainer.cpp): minutes of the run (within `minutes`) spent first on the
   /// backbone alone, its slow frames aligned with the queries; 0 = none. A resumed run skips it.
   double slow_warmup_minutes = 0;
@@ -70,6 +74,8 @@ struct TrainOptions {
   int motion_match_steps = 1;  ///< fusion.motion_match_steps (odd; 1: each step alone; Note [Motion match])
   /// fusion.align_pool of a new video model: "place" or "channel" (Note [Alignment pooling])
   std::string align_pool = "place";
+  /// fusion.align_heads of a new slow+fast model: "shared" or "pathway" (Note [Alignment heads])
+  std::string align_heads = "shared";
   bool detail_match = false;  ///< fusion.detail_match of a new video model (Note [Detail match])
   uint64_t seed = 0;
   int64_t validate_every = 0;  ///< steps between validations; 0 = about 8 per run
