@@ -61,6 +61,17 @@ class TrainCli : public ::testing::Test {
     return sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/" + name) + " " +
                     flags + kTiny);
   }
+  // Trains `name` with `flags` and `baseline` with `baseline_flags` (the same steps otherwise);
+  // `name`'s config.json, or null when either run failed.
+  static json train_against(const std::string& name, const std::string& flags, const std::string& baseline,
+                            const std::string& baseline_flags) {
+    auto r = train_tiny(name, flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto b = train_tiny(baseline, baseline_flags);
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    if (r.exit_code != 0 || b.exit_code != 0) return json();
+    return json::parse(test::read_text_file(dir_ + "/" + name + "/config.json"));
+  }
   static std::string dir_;
   static json summary_;
 };
@@ -150,14 +161,12 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
 
 TEST_F(TrainCli, AlignmentContrastAndPathwayHeadsChangeTheTrainingAndAreRecorded) {
   // Note [Alignment contrast]: the same 2 steps with and without the per-query softmax.
-  auto r = train_tiny("contrast", "--steps 2 --align-contrast 1");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_EQ(train_tiny("plain", "--steps 2").exit_code, 0);
-  json config = json::parse(test::read_text_file(dir_ + "/contrast/config.json"));
+  json config = train_against("contrast", "--steps 2 --align-contrast 1", "plain", "--steps 2");
+  ASSERT_FALSE(config.is_null());
   EXPECT_EQ(config["training"]["align_contrast"], 1.0);
   EXPECT_GT(weight_distance(dir_ + "/contrast", dir_ + "/plain"), 1e-4);
   // Note [Alignment heads]: the fast frames' own head is trained and saved.
-  r = train_tiny("heads", "--steps 2 --align-heads pathway");
+  auto r = train_tiny("heads", "--steps 2 --align-heads pathway");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   config = json::parse(test::read_text_file(dir_ + "/heads/config.json"));
   EXPECT_EQ(config["fusion"]["align_heads"], "pathway");
@@ -169,10 +178,9 @@ TEST_F(TrainCli, AlignmentContrastAndPathwayHeadsChangeTheTrainingAndAreRecorded
 
 TEST_F(TrainCli, SlowWarmUpTrainsTheBackboneFirstAndIsRecorded) {
   // Note [Slow warm-up]: 2 s of backbone-only steps before the same 2 training steps.
-  auto r = train_tiny("warm", "--steps 2 --slow-warmup 0.033 --align-pool channel");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_EQ(train_tiny("cold", "--steps 2 --align-pool channel").exit_code, 0);
-  json config = json::parse(test::read_text_file(dir_ + "/warm/config.json"));
+  json config = train_against("warm", "--steps 2 --slow-warmup 0.033 --align-pool channel", "cold",
+                              "--steps 2 --align-pool channel");
+  ASSERT_FALSE(config.is_null());
   EXPECT_EQ(config["training"]["slow_warmup_minutes"], 0.033);
   EXPECT_GE(config["training"]["slow_warmup_steps"].get<int64_t>(), 1);
   EXPECT_EQ(config["training"]["steps"], 2);
