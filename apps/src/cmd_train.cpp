@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "cli_common.h"
+#include "sfvu/base/choice.h"
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/trainer.h"
 #include "sfvu/pathways/torch_runtime.h"
@@ -149,7 +150,8 @@ int cmd_train(const Args& args) {
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
   auto on_off = [&](const char* name) {  // a switch given as on|off
     const std::string v = vm[name].as<std::string>();
-    if (v != "on" && v != "off") throw UsageError(std::string("--") + name + " must be 'on' or 'off', not '" + v + "'");
+    if (std::string problem = choice_problem(v, {"on", "off"}); !problem.empty())
+      throw UsageError(std::string("--") + name + " " + problem);
     return v == "on";
   };
   o.crop_negatives = on_off("crop-negatives");

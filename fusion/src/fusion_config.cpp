@@ -1,5 +1,6 @@
 #include "sfvu/fusion/fusion_config.h"
 
+#include "sfvu/base/choice.h"
 #include "sfvu/base/error.h"
 #include "sfvu/pathways/json_fields.h"
 
@@ -19,11 +20,11 @@ nlohmann::json FusionConfig::to_json() const {
 }
 
 std::string align_pool_problem(const std::string& pool) {
-  return pool == "place" || pool == "channel" ? "" : "must be 'place' or 'channel', not '" + pool + "'";
+  return choice_problem(pool, {"place", "channel"});
 }
 
 std::string align_heads_problem(const std::string& heads) {
-  return heads == "shared" || heads == "pathway" ? "" : "must be 'shared' or 'pathway', not '" + heads + "'";
+  return choice_problem(heads, {"shared", "pathway"});
 }
 
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {

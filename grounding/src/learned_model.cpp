@@ -474,12 +474,15 @@ torch::Tensor LearnedModelImpl::fused_option_scores(const torch::Tensor& fused, 
 // through motion, not detail): no sign yet that the fast frames were what held the dot back.
 torch::Tensor LearnedModelImpl::align_logits(const torch::Tensor& tokens, const TextBatch& text, AlignFrames frames) {
   if (!align_frame) throw UsageError("a feature model has no backbone to align");
-  const bool own = frames == AlignFrames::kFast && align_frame_fast;
-  torch::nn::Linear& head = own ? align_frame_fast : align_frame;
-  torch::Tensor places = head->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}));  // [T, P, A]
+  struct Head {
+    torch::nn::Linear frame;
+    torch::Tensor scale, bias;
+  };
+  Head head = frames == AlignFrames::kFast && align_frame_fast ? Head{align_frame_fast, align_scale_fast, align_bias_fast}
+                                                               : Head{align_frame, align_scale, align_bias};
+  torch::Tensor places = head.frame->forward(tokens.reshape({tokens.size(0), -1, tokens.size(3)}));  // [T, P, A]
   if (config_.fusion.align_pool == "channel") places = std::get<0>(places.max(1, true));  // [T, 1, A]
-  return best_place_logits(places, align_text->forward(mean_token(text)), own ? align_scale_fast : align_scale,
-                           own ? align_bias_fast : align_bias);
+  return best_place_logits(places, align_text->forward(mean_token(text)), head.scale, head.bias);
 }
 
 // Note [Motion match]

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sfvu/base/choice.h"
 #include "sfvu/base/error.h"
 #include "sfvu/grounding/learned_model.h"
 #include "sfvu/pathways/json_fields.h"
@@ -111,8 +112,8 @@ void read_video_keys(const json& j, const std::string& where, LearnedModelConfig
     read_json_field(j["text"], "tokenizer", c.tokenizer, where + " text");
     read_json_field(j["text"], "max_tokens", c.max_text_tokens, where + " text");
   }
-  if (c.tokenizer != "word" && c.tokenizer != "clip")
-    throw FormatError(where + ": text.tokenizer must be 'word' or 'clip', not '" + c.tokenizer + "'");
+  if (std::string problem = choice_problem(c.tokenizer, {"word", "clip"}); !problem.empty())
+    throw FormatError(where + ": text.tokenizer " + problem);
   c.backbone = pathways::ClipConfig::from_json_text(require(j, "backbone", where).dump(), where + " backbone");
   if (j.contains("backbone_parts")) {
     read_json_field(j["backbone_parts"], "text", c.backbone_parts.text, where);
@@ -170,7 +171,7 @@ json LearnedModelConfig::to_json() const {
 }
 
 std::string qa_scoring_problem(const std::string& scoring) {
-  return scoring == "option" || scoring == "question" ? "" : "must be 'option' or 'question', not '" + scoring + "'";
+  return choice_problem(scoring, {"option", "question"});
 }
 
 LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::string& where) {
@@ -195,8 +196,8 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
     const json& input = j["input"];
     if (!input.is_object()) throw FormatError(where + ": 'input' must be an object");
     read_json_field(input, "kind", c.input, where + " input");
-    if (c.input != "video" && c.input != "features")
-      throw FormatError(where + ": input.kind must be 'video' or 'features', not '" + c.input + "'");
+    if (std::string problem = choice_problem(c.input, {"video", "features"}); !problem.empty())
+      throw FormatError(where + ": input.kind " + problem);
   }
   if (c.reads_features()) {
     c.features = features_from(j["input"], where + " input");
@@ -215,8 +216,8 @@ LearnedModelConfig LearnedModelConfig::from_json(const json& j, const std::strin
     read_json_field(j["qa"], "option_text", c.qa_option_text, where + " qa");
     if (std::string problem = qa_scoring_problem(c.qa_scoring); !problem.empty())
       throw FormatError(where + ": qa.scoring " + problem);
-    if (c.qa_option_text != "option" && c.qa_option_text != "question_option")
-      throw FormatError(where + ": qa.option_text must be 'option' or 'question_option', not '" + c.qa_option_text + "'");
+    if (std::string problem = choice_problem(c.qa_option_text, {"option", "question_option"}); !problem.empty())
+      throw FormatError(where + ": qa.option_text " + problem);
     if (c.qa_scoring == "option" && c.qa_option_text != "question_option")
       throw FormatError(where + ": qa.scoring 'option' fuses 'question option' texts (qa.option_text must be "
                                 "'question_option')");

@@ -38,11 +38,11 @@ namespace sfvu::grounding {
 
 /// Which pathways feed the fusion (the ablations use the same code, Note [SlowFast fusion]).
 enum class PathwayMode { kSlowFast, kSlow, kFast };
+PathwayMode parse_pathway_mode(const std::string& name);  ///< "slowfast" | "slow" | "fast"
+std::string to_string(PathwayMode mode);
 
 /// Which pathway's frames a backbone alignment scores (Note [Alignment heads]).
 enum class AlignFrames { kSlow, kFast };
-PathwayMode parse_pathway_mode(const std::string& name);  ///< "slowfast" | "slow" | "fast"
-std::string to_string(PathwayMode mode);
 
 inline constexpr const char* kLearnedModelType = "slowfast-grounding";
 /// The newest config.json version this build reads. A folder is written with the oldest
