@@ -82,6 +82,8 @@ int cmd_train(const Args& args) {
        "place | channel: how the backbone alignment scores a frame (Note [Alignment pooling])")
       ("slow-warmup", po::value<double>()->default_value(d.slow_warmup_minutes),
        "minutes of the run spent first on the backbone alone: slow frames aligned with the queries (Note [Slow warm-up])")
+      ("slow-warmup-queries", po::value<std::string>()->default_value(d.slow_warmup_queries),
+       "the warm-up aligns only the queries this regular expression finds, e.g. 'dot' (Note [Warm-up queries])")
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
       ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
@@ -145,6 +147,7 @@ int cmd_train(const Args& args) {
   o.align_contrast = vm["align-contrast"].as<double>();
   if (!(o.align_contrast >= 0)) throw UsageError("--align-contrast must be >= 0");
   o.slow_warmup_minutes = vm["slow-warmup"].as<double>();
+  o.slow_warmup_queries = vm["slow-warmup-queries"].as<std::string>();
   o.align_pool = vm["align-pool"].as<std::string>();
   o.align_heads = vm["align-heads"].as<std::string>();
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
@@ -188,6 +191,9 @@ int cmd_train(const Args& args) {
         last_print = p.elapsed_seconds;
       }
     } else if (p.stage == "warmup") {
+      if (p.step == 1)
+        std::fprintf(stderr, "train: slow warm-up aligns %lld of the %lld training queries%s\n", (long long)p.done,
+                     (long long)p.total, o.slow_warmup_queries.empty() ? "" : (" ('" + o.slow_warmup_queries + "')").c_str());
       if (p.elapsed_seconds - last_print > 10 || p.step == 1) {
         std::fprintf(stderr, "train: slow warm-up step %lld loss %.3f lr %.2e | %s elapsed, %s left\n", (long long)p.step,
                      p.loss, p.lr, clock_text(p.elapsed_seconds).c_str(), clock_text(p.eta_seconds).c_str());

@@ -190,6 +190,40 @@ TEST_F(TrainCli, SlowWarmUpTrainsTheBackboneFirstAndIsRecorded) {
   EXPECT_EQ(state["warmup_steps"], config["training"]["slow_warmup_steps"]);
 }
 
+TEST_F(TrainCli, WarmUpQueriesChooseWhatTheWarmUpAligns) {
+  // Note [Warm-up queries]: the warm-up's first progress line counts the queries it aligns;
+  // every synthetic video has one detail query ("... with a small white dot appears").
+  auto aligned = [&](const std::string& name, const std::string& flags) {
+    auto r = sfvu_cli("train --data " + shell_quote(dir_ + "/train") + " --out " + shell_quote(dir_ + "/" + name) +
+                      " --steps 1 --slow-warmup 0.02 --hidden 16 --layers 1 --d-model 32 --fast-size 16 --torch-threads 2 " +
+                      flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    long long kept = -1, total = -1;
+    const size_t at = r.err.find("slow warm-up aligns ");
+    EXPECT_NE(at, std::string::npos) << r.err;
+    if (at != std::string::npos) std::sscanf(r.err.c_str() + at, "slow warm-up aligns %lld of the %lld", &kept, &total);
+    return std::pair{kept, total};
+  };
+  const auto [all_kept, all_total] = aligned("warm_all", "");
+  const auto [dot_kept, dot_total] = aligned("warm_dot", "--slow-warmup-queries 'white dot'");
+  EXPECT_GT(all_total, 3);
+  EXPECT_EQ(all_kept, all_total);
+  EXPECT_EQ(dot_total, all_total);
+  EXPECT_EQ(dot_kept, 3);  // three videos, one dotted shape each
+  json config = json::parse(test::read_text_file(dir_ + "/warm_dot/config.json"));
+  EXPECT_EQ(config["training"]["slow_warmup_queries"], "white dot");
+  const std::pair<const char*, const char*> refused[] = {
+      {"--slow-warmup-queries dot", "give --slow-warmup"},
+      {"--slow-warmup 0.01 --slow-warmup-queries 'dot('", "not a regular expression"},
+      {"--slow-warmup 0.01 --slow-warmup-queries 'purple elephant'", "'purple elephant' finds"}};
+  for (const auto& [flags, named] : refused) {
+    auto r = train_tiny("refused_warmup", std::string("--steps 1 ") + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/refused_warmup/config.json")) << flags;
+  }
+}
+
 TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {
   // Note [Batched steps]: two samples per update, run on two workers (one thread each) or one
   // after the other on one: the same samples and gradient sum, so the same weights up to the

@@ -61,6 +61,9 @@ struct TrainOptions {
   /// Note [Slow warm-up] (trainer.cpp): minutes of the run (within `minutes`) spent first on the
   /// backbone alone, its slow frames aligned with the queries; 0 = none. A resumed run skips it.
   double slow_warmup_minutes = 0;
+  /// Note [Warm-up queries] (trainer.cpp): the warm-up aligns only the queries whose text this
+  /// regular expression (ECMAScript) finds; "" = every query.
+  std::string slow_warmup_queries;
   /// How the QA head scores options: "option" (Note [Option-fused QA]) or "question"
   /// (Note [Question-fused QA]).
   std::string qa_scoring = "option";
@@ -109,6 +112,7 @@ struct ValidationResult {
 
 struct TrainProgress {
   std::string stage;  ///< "decode" (or "load": features), "warmup", "train", "validate", "done"
+  /// done / total: videos decoded ("decode", "load"); queries aligned / queries ("warmup")
   int64_t step = 0, total_steps = 0, done = 0, total = 0;
   double loss = 0, qa_loss = 0, lr = 0, elapsed_seconds = 0, eta_seconds = 0, gate = 0;
   LossParts parts;
