@@ -447,8 +447,11 @@ void set_summed_grads(const std::vector<torch::Tensor>& params, const std::vecto
 }
 
 // Note [Slow warm-up]; its kWarmupVideos videos a step run on the training's `pool` of
-// `workers` (Note [Batched steps]): on the main thread alone, with libtorch's two threads on
-// small kernels, a step took ~3.9 s on the 2-core machine, most of it in the kernel (sched_yield).
+// `workers` (Note [Batched steps]), one libtorch thread each, as the training's samples do. On
+// the main thread with libtorch's two threads a pixel / grid-16 step took 3.7-3.9 s in one run
+// on the 2-core machine, two thirds of the CPU time in the kernel (top), 2.5 s in another; on the
+// workers 2.2 and 2.8 s in two runs. Runs differ by more than that, so the gain is not measured
+// cleanly; the point is that the warm-up now runs the way the training's steps do.
 int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainSplit& split,
                     const std::vector<torch::Tensor>& params, StepWorkers& pool, int workers,
                     const std::function<double()>& elapsed, const std::function<void(const TrainProgress&)>& report) {
