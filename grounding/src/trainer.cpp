@@ -5,6 +5,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <numeric>
 #include <random>
@@ -264,12 +265,13 @@ std::regex warmup_pattern(const std::string& pattern) {
   }
 }
 
-// `g` keeping only the texts (and their windows) that `pattern` finds; its QA rows are dropped.
-GroundingTexts warmup_texts(const GroundingTexts& g, const std::string& pattern, const std::regex& re) {
-  if (pattern.empty()) return g;
+// `g` keeping only the texts (and their windows) that `re` finds, or all of them when `re` is
+// null; its QA rows are dropped.
+GroundingTexts warmup_texts(const GroundingTexts& g, const std::regex* re) {
+  if (!re) return g;
   GroundingTexts kept;
   for (size_t k = 0; k < g.texts.size(); ++k)
-    if (std::regex_search(g.texts[k], re)) {
+    if (std::regex_search(g.texts[k], *re)) {
       kept.texts.push_back(g.texts[k]);
       kept.windows.push_back(g.windows[k]);
     }
@@ -455,43 +457,50 @@ void set_summed_grads(const std::vector<torch::Tensor>& params, const std::vecto
 int64_t slow_warmup(LearnedModelImpl& model, const TrainOptions& o, const TrainSplit& split,
                     const std::vector<torch::Tensor>& params, StepWorkers& pool, int workers,
                     const std::function<double()>& elapsed, const std::function<void(const TrainProgress&)>& report) {
-  const std::regex re = warmup_pattern(o.slow_warmup_queries);
-  std::vector<size_t> usable;
+  std::unique_ptr<std::regex> re;
+  if (!o.slow_warmup_queries.empty()) re = std::make_unique<std::regex>(warmup_pattern(o.slow_warmup_queries));
+  // The videos the warm-up draws from, each with the texts it aligns (filtered once, here).
+  struct Usable {
+    const TrainVideo* video;
+    GroundingTexts texts;
+  };
+  std::vector<Usable> usable;
   int64_t queries = 0, aligned = 0;  // of the videos with slow frames; for the progress line
-  for (size_t i = 0; i < split.videos.size(); ++i) {
-    const TrainVideo& v = split.videos[i];
+  for (const TrainVideo& v : split.videos) {
     if (!v.slow_frames.defined() || v.slow_frames.size(0) <= 1) continue;
-    const int64_t kept = int64_t(warmup_texts(grounding_texts(v, false), o.slow_warmup_queries, re).texts.size());
+    GroundingTexts g = warmup_texts(grounding_texts(v, false), re.get());
     queries += int64_t(v.queries.size());
-    aligned += kept;
-    if (kept > 0) usable.push_back(i);
+    aligned += int64_t(g.texts.size());
+    if (!g.texts.empty()) usable.push_back({&v, std::move(g)});
   }
   if (usable.empty())
     throw UsageError("--slow-warmup: " + o.data_dir + " has no video with slow frames and queries" +
                      (o.slow_warmup_queries.empty() ? "" : " that --slow-warmup-queries '" + o.slow_warmup_queries + "' finds"));
   const std::unique_ptr<torch::optim::AdamW> optimizer = new_optimizer(params, o);
   std::mt19937_64 rng(o.seed * 31 + 7);
-  std::shuffle(usable.begin(), usable.end(), rng);
+  std::vector<size_t> order(usable.size());  // shuffled; `usable` stays put for `picked`
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::shuffle(order.begin(), order.end(), rng);
   const double end_seconds = o.slow_warmup_minutes * 60;
   double mean_loss = 0;
   int64_t step = 0;
   size_t next = 0;
-  std::vector<const TrainVideo*> picked(kWarmupVideos);
+  std::vector<const Usable*> picked(kWarmupVideos);
   std::vector<SampleResult> results(kWarmupVideos);
   while (elapsed() < end_seconds) {
     const double lr = o.lr * std::min(1.0, double(step + 1) / 20.0);
     set_lr(*optimizer, lr);
     for (int k = 0; k < kWarmupVideos; ++k) {
-      picked[size_t(k)] = &split.videos[usable[next]];
-      if (++next == usable.size()) {
+      picked[size_t(k)] = &usable[order[next]];
+      if (++next == order.size()) {
         next = 0;
-        std::shuffle(usable.begin(), usable.end(), rng);
+        std::shuffle(order.begin(), order.end(), rng);
       }
     }
     pool.run([&](int w) {
       for (int k = w; k < kWarmupVideos; k += workers) {
-        const TrainVideo& v = *picked[size_t(k)];
-        const GroundingTexts g = warmup_texts(grounding_texts(v, false), o.slow_warmup_queries, re);
+        const TrainVideo& v = *picked[size_t(k)]->video;
+        const GroundingTexts& g = picked[size_t(k)]->texts;
         const VideoFeatures f = model.encode_frames(v.slow_frames, v.slow_seconds, torch::Tensor(), {}, v.duration_seconds);
         const torch::Tensor logits = model.align_logits(f.slow, model.encode_text(g.texts));
         const torch::Tensor loss = inside_window_loss(logits, g.windows, f.slow_seconds) +
