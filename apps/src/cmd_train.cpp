@@ -84,6 +84,11 @@ int cmd_train(const Args& args) {
        "minutes of the run spent first on the backbone alone: slow frames aligned with the queries (Note [Slow warm-up])")
       ("slow-warmup-queries", po::value<std::string>()->default_value(d.slow_warmup_queries),
        "the warm-up aligns only the queries this regular expression finds, e.g. 'dot' (Note [Warm-up queries])")
+      ("slow-warmup-text", po::value<std::string>()->default_value(d.slow_warmup_text),
+       "train | freeze | reset: the warm-up also trains the text side, leaves it be, or trains it and then puts it "
+       "back as it was (Note [Warm-up text side])")
+      ("slow-warmup-fast", po::value<std::string>()->default_value(d.slow_warmup_fast ? "on" : "off"),
+       "on: the warm-up also aligns every query of its videos with their fast frames (Note [Warm-up fast frames])")
       ("detail-probe", "train the slow-detail attention with a probe loss of its own (Note [Detail probe])")
       ("motion-seconds", po::value<double>()->default_value(d.motion_seconds),
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
@@ -148,6 +153,7 @@ int cmd_train(const Args& args) {
   if (!(o.align_contrast >= 0)) throw UsageError("--align-contrast must be >= 0");
   o.slow_warmup_minutes = vm["slow-warmup"].as<double>();
   o.slow_warmup_queries = vm["slow-warmup-queries"].as<std::string>();
+  o.slow_warmup_text = vm["slow-warmup-text"].as<std::string>();
   o.align_pool = vm["align-pool"].as<std::string>();
   o.align_heads = vm["align-heads"].as<std::string>();
   o.qa_scoring = vm["qa-scoring"].as<std::string>();
@@ -158,6 +164,7 @@ int cmd_train(const Args& args) {
     return v == "on";
   };
   o.crop_negatives = on_off("crop-negatives");
+  o.slow_warmup_fast = on_off("slow-warmup-fast");
   o.batch_videos = vm["batch-videos"].as<int>();
   if (o.batch_videos < 1) throw UsageError("--batch-videos must be at least 1");
   o.detail_probe = vm.count("detail-probe") > 0;

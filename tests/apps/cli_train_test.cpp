@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -28,11 +29,15 @@ std::vector<json> lines(const std::string& text) { return test::json_lines<json>
 const char* kTiny = " --hidden 16 --layers 1 --d-model 32 --fast-size 16 --torch-threads 2 -q";
 
 // The largest absolute difference between two model folders' weights (same tensor names).
-double weight_distance(const std::string& a, const std::string& b) {
+// The largest difference of one weight between two model folders, over the tensors whose name
+// `counted` accepts (every tensor by default).
+double weight_distance(const std::string& a, const std::string& b,
+                       const std::function<bool(const std::string&)>& counted = {}) {
   auto fa = SafetensorsFile::open(a + "/model.safetensors"), fb = SafetensorsFile::open(b + "/model.safetensors");
   EXPECT_EQ(fa->tensors().size(), fb->tensors().size());
   double worst = 0;
   for (const auto& ta : fa->tensors()) {
+    if (counted && !counted(ta.name)) continue;
     const TensorView& tb = fb->tensor(ta.name);
     EXPECT_EQ(ta.bytes, tb.bytes) << ta.name;
     const float* x = reinterpret_cast<const float*>(ta.data);
@@ -221,6 +226,78 @@ TEST_F(TrainCli, WarmUpQueriesChooseWhatTheWarmUpAligns) {
     EXPECT_EQ(r.exit_code, 2) << flags;
     EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir_ + "/refused_warmup/config.json")) << flags;
+  }
+}
+
+TEST_F(TrainCli, WarmUpTextSideFreezesOrTrains) {
+  // Note [Warm-up text side]: 6 s of warm-up then one training step, against the one step
+  // alone, the same seed. A first AdamW step moves each weight by at most lr (after the same
+  // weight decay), so a text side the warm-up leaves as it found it ("freeze", "reset") ends
+  // within 2 lr of the cold run's; "train" keeps the warm-up's steps, which take it further.
+  // The vision side moves in every warm-up.
+  const double lr = 2e-3;  // --lr below
+  const std::string cold = dir_ + "/text_cold";
+  auto r = train_tiny("text_cold", "--steps 1 --align-pool channel --lr 0.002");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto text_side = [](const std::string& n) {
+    return n.rfind("backbone.text_model.", 0) == 0 || n.rfind("align_text.", 0) == 0;
+  };
+  auto vision_side = [](const std::string& n) { return n.rfind("backbone.vision_model.", 0) == 0; };
+  for (const char* mode : {"freeze", "reset", "train"}) {
+    const std::string name = std::string("text_") + mode;
+    r = train_tiny(name, std::string("--steps 1 --slow-warmup 0.1 --align-pool channel --lr 0.002 --slow-warmup-text ") +
+                             mode);
+    ASSERT_EQ(r.exit_code, 0) << mode << ": " << r.err;
+    const double text_moved = weight_distance(dir_ + "/" + name, cold, text_side);
+    if (std::string(mode) == "train")
+      EXPECT_GT(text_moved, 2.5 * lr);
+    else
+      EXPECT_LE(text_moved, 2 * lr * 1.001) << mode;
+    EXPECT_GT(weight_distance(dir_ + "/" + name, cold, vision_side), 2.5 * lr) << mode;
+    json config = json::parse(test::read_text_file(dir_ + "/" + name + "/config.json"));
+    EXPECT_EQ(config["training"]["slow_warmup_text"], mode);
+  }
+  const std::pair<const char*, const char*> refused[] = {
+      {"--slow-warmup-text freeze", "give --slow-warmup"},
+      {"--slow-warmup 0.01 --slow-warmup-text melt", "--slow-warmup-text must be one of 'train', 'freeze', or 'reset', not 'melt'"}};
+  for (const auto& [flags, named] : refused) {
+    r = train_tiny("refused_text", std::string("--steps 1 ") + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/refused_text/config.json")) << flags;
+  }
+}
+
+TEST_F(TrainCli, WarmUpFastFramesTrainTheFastHead) {
+  // Note [Warm-up fast frames]: with per-pathway heads the fast frames' own head is trained
+  // only by the fast frames' alignment. Bound as above: one AdamW step moves a weight by at most
+  // lr, so after a warm-up without the fast frames (6 s) and one step the fast head lies within
+  // 2 lr of the one-step run's; with them, the warm-up moved it further.
+  const double lr = 2e-3;
+  const std::string common = "--steps 1 --align-pool channel --align-heads pathway --lr 0.002 ";
+  for (const auto& [name, flags] : {std::pair{"fast_cold", common},
+                                    std::pair{"fast_off", common + "--slow-warmup 0.1"},
+                                    std::pair{"fast_on", common + "--slow-warmup 0.1 --slow-warmup-fast on"}}) {
+    auto r = train_tiny(name, flags);
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+  }
+  auto fast_head = [](const std::string& n) { return n.rfind("align_frame_fast.", 0) == 0; };
+  const std::string cold = dir_ + "/fast_cold";
+  EXPECT_LE(weight_distance(dir_ + "/fast_off", cold, fast_head), 2 * lr * 1.001);
+  EXPECT_GT(weight_distance(dir_ + "/fast_on", cold, fast_head), 2.5 * lr);
+  json config = json::parse(test::read_text_file(dir_ + "/fast_on/config.json"));
+  EXPECT_EQ(config["training"]["slow_warmup_fast"], true);
+  config = json::parse(test::read_text_file(dir_ + "/fast_off/config.json"));
+  EXPECT_EQ(config["training"]["slow_warmup_fast"], false);
+  const std::pair<const char*, const char*> refused[] = {
+      {"--slow-warmup-fast on", "give --slow-warmup"},
+      {"--pathways slow --slow-warmup 0.01 --slow-warmup-fast on", "a --pathways slowfast model only"},
+      {"--slow-warmup 0.01 --slow-warmup-fast maybe", "--slow-warmup-fast must be 'on' or 'off', not 'maybe'"}};
+  for (const auto& [flags, named] : refused) {
+    auto r = train_tiny("refused_fast", std::string("--steps 1 ") + flags);
+    EXPECT_EQ(r.exit_code, 2) << flags;
+    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/refused_fast/config.json")) << flags;
   }
 }
 

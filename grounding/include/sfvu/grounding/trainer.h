@@ -64,6 +64,12 @@ struct TrainOptions {
   /// Note [Warm-up queries] (trainer.cpp): the warm-up aligns only the queries whose text this
   /// regular expression (ECMAScript) finds; "" = every query.
   std::string slow_warmup_queries;
+  /// Note [Warm-up text side] (trainer.cpp): "train" (the warm-up also trains the text encoder
+  /// and the alignment's text projection) or "freeze" (it trains the vision side alone).
+  std::string slow_warmup_text = "train";
+  /// Note [Warm-up fast frames] (trainer.cpp): the warm-up also aligns every query of its
+  /// videos with their fast frames, as the training's alignment does.
+  bool slow_warmup_fast = false;
   /// How the QA head scores options: "option" (Note [Option-fused QA]) or "question"
   /// (Note [Question-fused QA]).
   std::string qa_scoring = "option";
