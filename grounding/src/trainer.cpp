@@ -459,12 +459,13 @@ void set_summed_grads(const std::vector<torch::Tensor>& params, const std::vecto
 // text side is a choice: "train" (as before), "freeze" (the warm-up trains the vision side
 // alone, towards the text side's embedding of the query as initialised) or "reset" (it trains
 // both, then puts the text side back as it was: the full training starts from the vision side
-// the warm-up made and an untouched text side). Measured (README, "The text side"; pixel /
+// the warm-up made and an untouched text side). Measured (README, "What the warm-up costs"; pixel /
 // grid-16 recipe, 10-minute dot warm-up, seed 0): "freeze" did not learn the dot within the
 // warm-up (loss 2.08 after 250 steps; "train" reached 0.08-0.11); "reset" did (0.05), the full
 // training found the dot again from the text side (detail R1@0.5 100, test R1@0.5 63.3, the
 // best run so far), and direction was still not learned (motion R1@0.5 43.3): the text side is
 // not what the warm-up cost.
+//
 // Note [Warm-up fast frames]
 // The other suspect is the vision side: asked only whether a frame shows the dotted shape (the
 // barred shapes beside it, in every colour, as the frames outside), the warm-up has every

@@ -229,7 +229,7 @@ TEST_F(TrainCli, WarmUpQueriesChooseWhatTheWarmUpAligns) {
   }
 }
 
-TEST_F(TrainCli, WarmUpTextSideFreezesOrTrains) {
+TEST_F(TrainCli, WarmUpTextSideTrainsFreezesOrResets) {
   // Note [Warm-up text side]: 6 s of warm-up then one training step, against the one step
   // alone, the same seed. A first AdamW step moves each weight by at most lr (after the same
   // weight decay), so a text side the warm-up leaves as it found it ("freeze", "reset") ends

@@ -65,7 +65,8 @@ struct TrainOptions {
   /// regular expression (ECMAScript) finds; "" = every query.
   std::string slow_warmup_queries;
   /// Note [Warm-up text side] (trainer.cpp): "train" (the warm-up also trains the text encoder
-  /// and the alignment's text projection) or "freeze" (it trains the vision side alone).
+  /// and the alignment's text projection), "freeze" (it trains the vision side alone) or
+  /// "reset" (it trains both, then puts the text side back as it was).
   std::string slow_warmup_text = "train";
   /// Note [Warm-up fast frames] (trainer.cpp): the warm-up also aligns every query of its
   /// videos with their fast frames, as the training's alignment does.
