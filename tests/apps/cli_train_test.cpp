@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -76,6 +78,17 @@ class TrainCli : public ::testing::Test {
     EXPECT_EQ(b.exit_code, 0) << b.err;
     if (r.exit_code != 0 || b.exit_code != 0) return json();
     return json::parse(test::read_text_file(dir_ + "/" + name + "/config.json"));
+  }
+  // Each `flags` (after --steps 1) refused with exit 2, a message holding its `named` text, and
+  // no model folder left in `name`.
+  static void expect_refused(const std::string& name,
+                             std::initializer_list<std::pair<const char*, const char*>> refused) {
+    for (const auto& [flags, named] : refused) {
+      auto r = train_tiny(name, std::string("--steps 1 ") + flags);
+      EXPECT_EQ(r.exit_code, 2) << flags;
+      EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
+      EXPECT_FALSE(fs::exists(dir_ + "/" + name + "/config.json")) << flags;
+    }
   }
   static std::string dir_;
   static json summary_;
@@ -217,16 +230,10 @@ TEST_F(TrainCli, WarmUpQueriesChooseWhatTheWarmUpAligns) {
   EXPECT_EQ(dot_kept, 3);  // three videos, one dotted shape each
   json config = json::parse(test::read_text_file(dir_ + "/warm_dot/config.json"));
   EXPECT_EQ(config["training"]["slow_warmup_queries"], "white dot");
-  const std::pair<const char*, const char*> refused[] = {
+  expect_refused("refused_warmup", {
       {"--slow-warmup-queries dot", "give --slow-warmup"},
       {"--slow-warmup 0.01 --slow-warmup-queries 'dot('", "not a regular expression"},
-      {"--slow-warmup 0.01 --slow-warmup-queries 'purple elephant'", "'purple elephant' finds"}};
-  for (const auto& [flags, named] : refused) {
-    auto r = train_tiny("refused_warmup", std::string("--steps 1 ") + flags);
-    EXPECT_EQ(r.exit_code, 2) << flags;
-    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(dir_ + "/refused_warmup/config.json")) << flags;
-  }
+      {"--slow-warmup 0.01 --slow-warmup-queries 'purple elephant'", "'purple elephant' finds"}});
 }
 
 TEST_F(TrainCli, WarmUpTextSideTrainsFreezesOrResets) {
@@ -257,15 +264,9 @@ TEST_F(TrainCli, WarmUpTextSideTrainsFreezesOrResets) {
     json config = json::parse(test::read_text_file(dir_ + "/" + name + "/config.json"));
     EXPECT_EQ(config["training"]["slow_warmup_text"], mode);
   }
-  const std::pair<const char*, const char*> refused[] = {
+  expect_refused("refused_text", {
       {"--slow-warmup-text freeze", "give --slow-warmup"},
-      {"--slow-warmup 0.01 --slow-warmup-text melt", "--slow-warmup-text must be one of 'train', 'freeze', or 'reset', not 'melt'"}};
-  for (const auto& [flags, named] : refused) {
-    r = train_tiny("refused_text", std::string("--steps 1 ") + flags);
-    EXPECT_EQ(r.exit_code, 2) << flags;
-    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(dir_ + "/refused_text/config.json")) << flags;
-  }
+      {"--slow-warmup 0.01 --slow-warmup-text melt", "--slow-warmup-text must be one of 'train', 'freeze', or 'reset', not 'melt'"}});
 }
 
 TEST_F(TrainCli, WarmUpFastFramesTrainTheFastHead) {
@@ -289,16 +290,10 @@ TEST_F(TrainCli, WarmUpFastFramesTrainTheFastHead) {
   EXPECT_EQ(config["training"]["slow_warmup_fast"], true);
   config = json::parse(test::read_text_file(dir_ + "/fast_off/config.json"));
   EXPECT_EQ(config["training"]["slow_warmup_fast"], false);
-  const std::pair<const char*, const char*> refused[] = {
+  expect_refused("refused_fast", {
       {"--slow-warmup-fast on", "give --slow-warmup"},
       {"--pathways slow --slow-warmup 0.01 --slow-warmup-fast on", "a --pathways slowfast model only"},
-      {"--slow-warmup 0.01 --slow-warmup-fast maybe", "--slow-warmup-fast must be 'on' or 'off', not 'maybe'"}};
-  for (const auto& [flags, named] : refused) {
-    auto r = train_tiny("refused_fast", std::string("--steps 1 ") + flags);
-    EXPECT_EQ(r.exit_code, 2) << flags;
-    EXPECT_NE(r.err.find(named), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(dir_ + "/refused_fast/config.json")) << flags;
-  }
+      {"--slow-warmup 0.01 --slow-warmup-fast maybe", "--slow-warmup-fast must be 'on' or 'off', not 'maybe'"}});
 }
 
 TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {
