@@ -8,7 +8,9 @@
 // against those outside (0.5 = blind), and how often the top frame lies inside ("top in"), next
 // to the share of frames inside (what a random frame scores). The synthetic detail query
 // names the dotted shape; when its slow AUC is no better than its fast one (the fast frames
-// cannot show the dot), the backbone finds the shape, not the dot.
+// cannot show the dot), the backbone finds the shape, not the dot. For a model reading the
+// fast frames' flow, one more line: the size of what its place norms read (Note [Flow share]).
+#include <cmath>
 #include <iostream>
 #include <map>
 
@@ -51,6 +53,38 @@ struct RankScore {
   }
 };
 
+// Note [Flow share]: what the place norms of the fast timeline read (Note [Place flow], Note
+// [Flow gain] in grounding/learned_model.cpp), per channel: the backbone's token, its change
+// over +-motion_seconds and the 4 flow channels. A layer norm divides a place's channels by their
+// joint spread, so the flow's share of that spread is what the gains start from.
+struct PlaceInput {
+  double token = 0, change = 0, flow = 0;  ///< sums of squares
+  int64_t frames = 0, places = 0;
+  int64_t token_channels = 0, change_channels = 0, flow_channels = 0;
+  void add(const grounding::LearnedModelConfig& c, const grounding::VideoFeatures& f) {
+    torch::NoGradGuard no_grad;
+    torch::Tensor grid = f.fast.to(torch::kCPU, torch::kFloat64);
+    const int64_t D = grid.size(3);
+    torch::Tensor joined = grounding::with_motion(grid, grounding::motion_steps(f.fast_seconds, c.fusion.motion_seconds > 0 ? c.fusion.motion_seconds : 1.0));
+    joined = grounding::with_flow(joined, f.fast_flow.to(torch::kCPU, torch::kFloat64),
+                                  grounding::motion_steps(f.fast_seconds, std::max(c.fusion.motion_seconds, 0.5)));
+    token += joined.narrow(3, 0, D).pow(2).sum().item<double>();
+    change += joined.narrow(3, D, D).pow(2).sum().item<double>();
+    flow += joined.narrow(3, 2 * D, joined.size(3) - 2 * D).pow(2).sum().item<double>();
+    token_channels = change_channels = D;
+    flow_channels = joined.size(3) - 2 * D;
+    frames += grid.size(0);
+    places += grid.size(0) * grid.size(1) * grid.size(2);
+  }
+  double flow_share() const { return flow / std::max(1e-30, token + change + flow); }
+  json to_json() const {
+    return json{{"token_rms", std::sqrt(token / double(places * token_channels))},
+                {"change_rms", std::sqrt(change / double(places * change_channels))},
+                {"flow_rms", std::sqrt(flow / double(places * std::max<int64_t>(1, flow_channels)))},
+                {"flow_share", flow_share()}, {"frames", frames}};
+  }
+};
+
 }  // namespace
 
 int bench_alignment(const Args& args) {
@@ -78,6 +112,7 @@ int bench_alignment(const Args& args) {
   }
   // kind -> source -> score
   std::map<std::string, std::map<std::string, RankScore>> scores;
+  PlaceInput places;
   ProgressReporter progress("measure", !quiet);
   int64_t done = 0;
   for (const auto& v : split.videos) {
@@ -90,6 +125,7 @@ int bench_alignment(const Args& args) {
     std::map<std::string, std::pair<torch::Tensor, std::vector<double>>> sources;
     if (f.slow.defined() && f.slow.size(0) > 0) sources["slow"] = {model->align_logits(f.slow, text), f.slow_seconds};
     if (f.fast.defined() && f.fast.size(0) > 0) sources["fast"] = {model->align_logits(f.fast, text, grounding::AlignFrames::kFast), f.fast_seconds};
+    if (f.fast_flow.defined() && f.fast.defined() && f.fast.size(0) > 1) places.add(model->config(), f);
     if (model->config().fusion.detail_probe) {
       std::vector<double> times;
       grounding::DetailProbe probe;
@@ -129,6 +165,15 @@ int bench_alignment(const Args& args) {
     std::fprintf(stderr, "\n");
   }
   std::fprintf(stderr, "(top in: share of queries whose top frame lies in a window; in brackets, the share of frames that do)\n");
+  if (places.frames > 0) {
+    json p = places.to_json();
+    p["flow_scale"] = model->config().fusion.flow_scale;
+    out["place_input"] = p;
+    std::fprintf(stderr, "place input (fast timeline, raw, before its norms): RMS token %.3f, change %.3f, flow %.3f px per "
+                 "channel; the flow's share of the squares %.4f; this model reads the flow %s (Note [Flow scale])\n",
+                 p["token_rms"].get<double>(), p["change_rms"].get<double>(), p["flow_rms"].get<double>(),
+                 places.flow_share(), model->config().fusion.flow_scale.c_str());
+  }
   std::cout << out.dump() << std::endl;
   return 0;
 }

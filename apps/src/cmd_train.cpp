@@ -94,6 +94,8 @@ int cmd_train(const Args& args) {
        "join each timeline step's tokens by their change over +-S seconds (0 = off; Note [Motion tokens])")
       ("fast-flow", po::value<std::string>()->default_value(d.fast_flow ? "on" : "off"),
        "on: the fast timeline also reads each place's motion measured on the pixels (Note [Place flow])")
+      ("flow-scale", po::value<std::string>()->default_value(d.flow_scale),
+       "raw | tokens: the flow in pixels per step, or scaled to each step's token RMS (Note [Flow scale])")
       ("detail-match", po::value<std::string>()->default_value(d.detail_match ? "on" : "off"),
        "on: each step also gets each text's alignment with its nearest slow frame, ungated (Note [Detail match])")
       ("motion-match", po::value<int>()->default_value(d.motion_match),
@@ -172,6 +174,7 @@ int cmd_train(const Args& args) {
   o.motion_match = vm["motion-match"].as<int>();
   o.motion_match_steps = vm["motion-match-steps"].as<int>();
   o.fast_flow = on_off("fast-flow");
+  o.flow_scale = vm["flow-scale"].as<std::string>();
   o.detail_match = on_off("detail-match");
   o.hidden_size = vm["hidden"].as<int>();
   o.layers = vm["layers"].as<int>();

@@ -16,7 +16,7 @@ nlohmann::json FusionConfig::to_json() const {
           {"post_layers", post_layers},   {"conv_kernel", conv_kernel}, {"mlp_ratio", mlp_ratio}, {"time_frequencies", time_frequencies},
           {"dropout", dropout}, {"detail_probe", detail_probe}, {"motion_seconds", motion_seconds},
           {"motion_match", motion_match}, {"motion_match_steps", motion_match_steps}, {"detail_match", detail_match},
-          {"align_pool", align_pool}, {"align_heads", align_heads}};
+          {"align_pool", align_pool}, {"align_heads", align_heads}, {"flow_scale", flow_scale}};
 }
 
 std::string align_pool_problem(const std::string& pool) {
@@ -25,6 +25,10 @@ std::string align_pool_problem(const std::string& pool) {
 
 std::string align_heads_problem(const std::string& heads) {
   return choice_problem(heads, {"shared", "pathway"});
+}
+
+std::string flow_scale_problem(const std::string& scale) {
+  return choice_problem(scale, {"raw", "tokens"});
 }
 
 FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string& where) {
@@ -65,6 +69,10 @@ FusionConfig FusionConfig::from_json(const nlohmann::json& j, const std::string&
   read_json_field(j, "align_heads", c.align_heads, where);
   if (std::string problem = align_heads_problem(c.align_heads); !problem.empty())
     throw FormatError(where + ": align_heads " + problem);
+  c.flow_scale = "raw";  // a config without the key predates the flow's scaling
+  read_json_field(j, "flow_scale", c.flow_scale, where);
+  if (std::string problem = flow_scale_problem(c.flow_scale); !problem.empty())
+    throw FormatError(where + ": flow_scale " + problem);
   if (c.d_model <= 0 || c.num_heads <= 0 || c.d_model % c.num_heads != 0)
     throw FormatError(where + ": d_model " + std::to_string(c.d_model) + " is not divisible by num_heads " +
                       std::to_string(c.num_heads));

@@ -45,6 +45,23 @@ void raise_flow_gain(torch::nn::LayerNormImpl& norm, int64_t width) {
   norm.weight.view({-1, width}).narrow(1, width - kFlowChannels, kFlowChannels).fill_(gain);
 }
 
+// Note [Flow scale]
+// The place norms read a place's token, its change and its flow together (Note [Flow gain]), so
+// the flow's part of what they pass on is its size against the tokens'. The tokens' size is the
+// backbone's to choose: `sfvu bench alignment` measured the fast tokens' RMS per channel at
+// 2.2-2.3 in two trained models of the pixel / grid-16 recipe and 3.2-3.9 in two of the same
+// recipe's models after a slow warm-up, against a flow of 0.07 px per channel (a moving place 0.3-0.7),
+// and none of those with a warm-up told a move from the move back. With fusion.flow_scale
+// "tokens" each step's flow channels are multiplied by that step's RMS over its token and change
+// channels (no gradient through it) over 0.5 px: a place moving 0.5 px a step then has flow
+// channels as large as its average token channel, whatever the backbone's scale, which is what
+// the flow gains were set for. "raw" (pixels per step) is what models before it read.
+// Measured (README, "What the warm-up cost: the flow's share"; pixel / grid-16 recipe, dot
+// warm-up with fast frames, 1600 steps): seeds 0 and 1 told the moves apart (motion R1@0.5 90.0
+// and 86.7, from 45.0 at seed 0 without it) and scored test R1@0.5 / R1@0.7 80.0 / 73.3 and
+// 76.1 / 70.0, QA 85.0 % both.
+constexpr double kFlowUnit = 0.5;  // pixels per step at the fast size
+
 // Each text's mean token over its real tokens: [B, L, D] -> [B, D].
 torch::Tensor mean_token(const TextBatch& text) {
   torch::Tensor m = text.mask.unsqueeze(-1).to(text.features.scalar_type());
@@ -118,6 +135,15 @@ torch::Tensor with_motion(const torch::Tensor& grid, int offset) {
   torch::Tensor later = torch::arange(T, torch::kInt64).add(offset).clamp_max(T - 1).to(grid.device());
   torch::Tensor earlier = torch::arange(T, torch::kInt64).sub(offset).clamp_min(0).to(grid.device());
   return torch::cat({grid, grid.index_select(0, later) - grid.index_select(0, earlier)}, -1);
+}
+
+torch::Tensor flow_to_token_scale(const torch::Tensor& grid) {
+  if (grid.dim() != 4 || grid.size(3) <= kFlowChannels)
+    throw UsageError("flow_to_token_scale: grids [T, h, w, D + " + std::to_string(kFlowChannels) + " flow channels]");
+  const int64_t rest = grid.size(3) - kFlowChannels;
+  torch::Tensor tokens = grid.narrow(3, 0, rest);
+  torch::Tensor scale = tokens.detach().pow(2).mean({1, 2, 3}, /*keepdim=*/true).sqrt() / kFlowUnit;
+  return torch::cat({tokens, grid.narrow(3, rest, kFlowChannels) * scale}, 3);
 }
 
 torch::Tensor with_flow(const torch::Tensor& grid, const torch::Tensor& flow, int window) {
@@ -378,6 +404,7 @@ torch::Tensor LearnedModelImpl::fuse(const VideoFeatures& v, const TextBatch& te
       throw FormatError("the video's tokens carry no fast-frame flow, which this model reads (tokens encoded "
                         "without slowfast.fast_flow: encode them again with this model)");
     grid = with_flow(grid, v.fast_flow, motion_steps(*times, std::max(config_.fusion.motion_seconds, 0.5)));
+    if (config_.fusion.flow_scale == "tokens") grid = flow_to_token_scale(grid);  // Note [Flow scale]
   }
   in.timeline = grid.reshape({grid.size(0), -1}).to(device);
   in.timeline_tokens = grid.reshape({grid.size(0), -1, grid.size(3)});

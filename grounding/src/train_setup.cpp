@@ -34,6 +34,12 @@ void apply_head_options(const TrainOptions& o, LearnedModelConfig& c) {
     throw UsageError("--align-heads pathway needs both pathways (--pathways slowfast)");
   c.fusion.align_heads = o.align_heads;
   c.slowfast.fast_flow = o.fast_flow && c.pathways != PathwayMode::kSlow;
+  if (std::string problem = fusion::flow_scale_problem(o.flow_scale); !problem.empty())
+    throw UsageError("--flow-scale " + problem);
+  if (o.flow_scale != "raw" && !c.slowfast.fast_flow)
+    throw UsageError("--flow-scale " + o.flow_scale + " scales the fast frames' flow: this model reads none (" +
+                     (c.pathways == PathwayMode::kSlow ? "--pathways slow" : "--fast-flow off") + ")");
+  c.fusion.flow_scale = o.flow_scale;
   if (std::string problem = qa_scoring_problem(o.qa_scoring); !problem.empty())
     throw UsageError("--qa-scoring " + problem);
   c.qa_scoring = o.qa_scoring;

@@ -152,6 +152,7 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
   EXPECT_EQ(config["training"]["slow_warmup_steps"], 0);
   EXPECT_EQ(config["fusion"]["align_pool"], "place");
   EXPECT_EQ(config["fusion"]["align_heads"], "shared");
+  EXPECT_EQ(config["fusion"]["flow_scale"], "raw");
   const std::pair<const char*, const char*> refused[] = {{"--crop-seconds 2", "--crop-seconds"},
                                                          {"--qa-weight -1", "--qa-weight"},
                                                          {"--stem resnet", "resnet"},
@@ -168,6 +169,9 @@ TEST_F(TrainCli, TrainsOnCropsAndRefusesBadTrainingOptions) {
                                                          {"--align-contrast -0.5", "--align-contrast"},
                                                          {"--align-heads both", "--align-heads"},
                                                          {"--align-heads pathway --pathways slow", "--align-heads"},
+                                                         {"--flow-scale pixels", "--flow-scale must be"},
+                                                         {"--flow-scale tokens --pathways slow", "reads none (--pathways slow)"},
+                                                         {"--flow-scale tokens --fast-flow off", "reads none (--fast-flow off)"},
                                                          {"--slow-warmup 0.01 --pathways fast", "--slow-warmup"},
                                                          {"--slow-warmup 0.5 --minutes 0.5", "--slow-warmup"}};
   for (const auto& [flags, named] : refused) {
@@ -294,6 +298,21 @@ TEST_F(TrainCli, WarmUpFastFramesTrainTheFastHead) {
       {"--slow-warmup-fast on", "give --slow-warmup"},
       {"--pathways slow --slow-warmup 0.01 --slow-warmup-fast on", "a --pathways slowfast model only"},
       {"--slow-warmup 0.01 --slow-warmup-fast maybe", "--slow-warmup-fast must be 'on' or 'off', not 'maybe'"}});
+}
+
+// Note [Flow scale]: the choice is the model's (fusion.flow_scale), read back by predict.
+TEST_F(TrainCli, FlowScaleIsTheModelsAndPredictReadsIt) {
+  auto r = train_tiny("flow_tokens", "--steps 2 --flow-scale tokens");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json config = json::parse(test::read_text_file(dir_ + "/flow_tokens/config.json"));
+  EXPECT_EQ(config["fusion"]["flow_scale"], "tokens");
+  const std::string pred = dir_ + "/flow_tokens.pred.jsonl";
+  const std::string val = dir_ + "/val";
+  auto p = sfvu_cli("predict --task grounding --model " + shell_quote(dir_ + "/flow_tokens") + " --annotations " +
+                    shell_quote(val + "/annotations.jsonl") + " --videos " + shell_quote(val + "/videos") + " --out " +
+                    shell_quote(pred) + " --no-cache -q");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_EQ(lines(test::read_text_file(pred)).size(), 6u);
 }
 
 TEST_F(TrainCli, BatchedStepsAreTheSameOnOneWorkerOrTwo) {

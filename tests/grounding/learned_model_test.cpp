@@ -361,6 +361,71 @@ TEST(LearnedModel, AFlowModelReadsTheFastFramesMotionAndNeedsIt) {
   EXPECT_THROW(m->ground(v, m->encode_text({"the red square"}), &times), FormatError);
 }
 
+// Note [Flow scale]: each step's flow channels in units of 0.5 px times the step's RMS over its
+// other channels, so a place norm passes on the same flow whatever the size of the tokens.
+TEST(PlaceFlow, TokenScaledFlowIsTheSameToANormWhateverTheTokensSize) {
+  torch::manual_seed(5);
+  torch::Tensor grid = torch::randn({3, 2, 2, 12});  // 8 token and change channels, 4 flow
+  torch::Tensor scaled = flow_to_token_scale(grid);
+  ASSERT_EQ(scaled.sizes(), grid.sizes());
+  EXPECT_TRUE(torch::equal(scaled.narrow(3, 0, 8), grid.narrow(3, 0, 8)));
+  for (int64_t t = 0; t < 3; ++t) {
+    const double rms = grid[t].narrow(2, 0, 8).pow(2).mean().sqrt().item<double>();
+    EXPECT_TRUE(torch::allclose(scaled[t].narrow(2, 8, 4), grid[t].narrow(2, 8, 4) * (rms / 0.5))) << t;
+  }
+  auto norm = [](const torch::Tensor& g) { return torch::layer_norm(g, {g.size(3)}); };
+  torch::Tensor louder = grid.clone();
+  louder.narrow(3, 0, 8).mul_(3);  // the backbone's tokens three times as large
+  EXPECT_TRUE(torch::allclose(norm(flow_to_token_scale(louder)), norm(scaled), 1e-4, 1e-5));
+  EXPECT_FALSE(torch::allclose(norm(louder), norm(grid), 1e-2, 1e-2));  // raw: the flow's part shrinks
+  // No gradient reaches the tokens through the scale.
+  torch::Tensor g = grid.clone().requires_grad_(true);
+  flow_to_token_scale(g).narrow(3, 8, 4).sum().backward();
+  EXPECT_TRUE(torch::equal(g.grad().narrow(3, 0, 8), torch::zeros({3, 2, 2, 8})));
+  EXPECT_THROW(flow_to_token_scale(torch::zeros({3, 2, 4})), UsageError);
+  EXPECT_THROW(flow_to_token_scale(torch::zeros({3, 2, 2, 4})), UsageError);
+}
+
+TEST(LearnedModel, AFlowScaleModelReadsTheScaledFlowAndRoundTrips) {
+  torch::manual_seed(0);
+  auto words = std::make_shared<const fusion::WordTokenizer>(fusion::WordTokenizer::from_texts({"the red square"}));
+  LearnedModelConfig c = tiny_config(words->vocab_size(), "patch", "option", /*motion_seconds=*/0.25);
+  c.slowfast.fast_flow = true;
+  c.fusion.motion_match = 8;
+  c.fusion.flow_scale = "tokens";
+  auto m = std::make_shared<LearnedModelImpl>(c, words, nullptr);
+  m->eval();
+  torch::NoGradGuard no_grad;
+  VideoFeatures v = tiny_video(*m);
+  v.fast_flow = torch::randn(v.fast_flow.sizes());  // a video where things move
+  const TextBatch text = m->encode_text({"the red square"});
+  std::vector<double> times;
+  torch::Tensor motion;
+  const torch::Tensor a = m->ground(v, text, &times, nullptr, nullptr, &motion).saliency;
+  const std::string dir = test::scratch_dir("learned_model_flow_scale");
+  m->save(dir);
+  nlohmann::json f = pathways::read_json_file(dir + "/config.json")["fusion"];
+  EXPECT_EQ(f["flow_scale"], "tokens");
+  auto loaded = LearnedModelImpl::load(dir);
+  EXPECT_EQ(loaded->config().fusion.flow_scale, "tokens");
+  EXPECT_TRUE(torch::allclose(loaded->ground(v, text, &times).saliency, a));
+  // The same weights reading the raw flow match otherwise.
+  const std::string raw_dir = test::scratch_dir("learned_model_flow_raw");
+  for (const char* file : {"model.safetensors", "tokenizer_words.json"})
+    fs::copy_file(dir + "/" + file, raw_dir + "/" + file, fs::copy_options::overwrite_existing);
+  nlohmann::json config = pathways::read_json_file(dir + "/config.json");
+  config["fusion"]["flow_scale"] = "raw";
+  std::ofstream(raw_dir + "/config.json") << config.dump();
+  torch::Tensor raw_motion;
+  LearnedModelImpl::load(raw_dir)->ground(v, text, &times, nullptr, nullptr, &raw_motion);
+  ASSERT_TRUE(raw_motion.defined());
+  EXPECT_FALSE(torch::allclose(raw_motion, motion, 1e-3, 1e-3));
+  f.erase("flow_scale");  // a config before the key
+  EXPECT_EQ(fusion::FusionConfig::from_json(f, "config.json").flow_scale, "raw");
+  f["flow_scale"] = "pixels";
+  EXPECT_THROW(fusion::FusionConfig::from_json(f, "config.json"), FormatError);
+}
+
 // Note [Flow gain]: a fresh flow model's norms give each place's 4 flow channels the gain that
 // matches the rest of its channels; a loaded model keeps the gains it was saved with.
 TEST(LearnedModel, AFreshFlowModelStartsTheFlowAsLoudAsTheTokens) {

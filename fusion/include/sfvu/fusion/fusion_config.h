@@ -52,6 +52,11 @@ struct FusionConfig {
   /// learned_model.cpp): "shared", one for the slow and the fast frames (configs written before
   /// the key), or "pathway", the fast frames their own (a slow+fast model's).
   std::string align_heads = "shared";
+  /// The scale of the fast timeline's flow channels (Note [Flow scale] in learned_model.cpp):
+  /// "raw", pixels per step as measured (configs written before the key), or "tokens", in
+  /// units of 0.5 px times each step's token RMS, so their share of a place's norm does not
+  /// shrink as the backbone's tokens grow.
+  std::string flow_scale = "raw";
 
   /// How many match logits per text and step FusionInput::step_scores carries.
   int step_score_count() const { return (motion_match > 0 ? 1 : 0) + (detail_match ? 1 : 0); }
@@ -66,5 +71,7 @@ struct FusionConfig {
 std::string align_pool_problem(const std::string& pool);
 /// The same for FusionConfig::align_heads.
 std::string align_heads_problem(const std::string& heads);
+/// The same for FusionConfig::flow_scale.
+std::string flow_scale_problem(const std::string& scale);
 
 }  // namespace sfvu::fusion

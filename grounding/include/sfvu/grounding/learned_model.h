@@ -122,6 +122,10 @@ int motion_steps(const std::vector<double>& times, double seconds);
 /// `flow` [T, h, w, 2] (pathways::place_flow) and its mean over +-window steps (clamped at the
 /// ends): [T, h, w, D + 4]. UsageError when the shapes disagree or window < 0.
 torch::Tensor with_flow(const torch::Tensor& grid, const torch::Tensor& flow, int window);
+/// Note [Flow scale] (learned_model.cpp): with_flow's grid [T, h, w, D + 4] with each step's 4
+/// flow channels multiplied by that step's RMS over its D other channels (no gradient through
+/// it) over 0.5 px. UsageError unless 4-D and wider than 4.
+torch::Tensor flow_to_token_scale(const torch::Tensor& grid);
 
 /// A video as the fusion sees it, before the pathway mode picks what is timeline and detail.
 /// A feature model's video (FeatureReader::video) has one 1x1 "token" per clip row: fast =

@@ -80,6 +80,8 @@ struct TrainOptions {
   double motion_seconds = 1.0;  ///< fusion.motion_seconds of a new video model (Note [Motion tokens])
   /// slowfast.fast_flow of a new model with a fast pathway (Note [Place flow])
   bool fast_flow = true;
+  /// fusion.flow_scale of a new model reading the flow: "raw" or "tokens" (Note [Flow scale])
+  std::string flow_scale = "raw";
   int motion_match = 64;  ///< fusion.motion_match of a new video model (Note [Motion match]); 0: none
   int motion_match_steps = 1;  ///< fusion.motion_match_steps (odd; 1: each step alone; Note [Motion match])
   /// fusion.align_pool of a new video model: "place" or "channel" (Note [Alignment pooling])
