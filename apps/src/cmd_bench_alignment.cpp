@@ -55,7 +55,7 @@ struct RankScore {
 
 // Note [Flow share]: what the place norms of the fast timeline read (Note [Place flow], Note
 // [Flow gain] in grounding/learned_model.cpp), per channel: the backbone's token, its change
-// over +-motion_seconds and the 4 flow channels. A layer norm divides a place's channels by their
+// over +-motion_seconds (when the model joins it) and the 4 flow channels. A layer norm divides a place's channels by their
 // joint spread, so the flow's share of that spread is what the gains start from.
 struct PlaceInput {
   double token = 0, change = 0, flow = 0;  ///< sums of squares
@@ -65,21 +65,23 @@ struct PlaceInput {
     torch::NoGradGuard no_grad;
     torch::Tensor grid = f.fast.to(torch::kCPU, torch::kFloat64);
     const int64_t D = grid.size(3);
-    torch::Tensor joined = grounding::with_motion(grid, grounding::motion_steps(f.fast_seconds, c.fusion.motion_seconds > 0 ? c.fusion.motion_seconds : 1.0));
+    const int64_t C = c.fusion.motion_seconds > 0 ? D : 0;  // the change's channels, as the model joins them
+    torch::Tensor joined = C > 0 ? grounding::with_motion(grid, grounding::motion_steps(f.fast_seconds, c.fusion.motion_seconds)) : grid;
     joined = grounding::with_flow(joined, f.fast_flow.to(torch::kCPU, torch::kFloat64),
                                   grounding::motion_steps(f.fast_seconds, std::max(c.fusion.motion_seconds, 0.5)));
     token += joined.narrow(3, 0, D).pow(2).sum().item<double>();
-    change += joined.narrow(3, D, D).pow(2).sum().item<double>();
-    flow += joined.narrow(3, 2 * D, joined.size(3) - 2 * D).pow(2).sum().item<double>();
-    token_channels = change_channels = D;
-    flow_channels = joined.size(3) - 2 * D;
+    if (C > 0) change += joined.narrow(3, D, C).pow(2).sum().item<double>();
+    flow += joined.narrow(3, D + C, joined.size(3) - D - C).pow(2).sum().item<double>();
+    token_channels = D;
+    change_channels = C;
+    flow_channels = joined.size(3) - D - C;
     frames += grid.size(0);
     places += grid.size(0) * grid.size(1) * grid.size(2);
   }
   double flow_share() const { return flow / std::max(1e-30, token + change + flow); }
   json to_json() const {
     return json{{"token_rms", std::sqrt(token / double(places * token_channels))},
-                {"change_rms", std::sqrt(change / double(places * change_channels))},
+                {"change_rms", change_channels > 0 ? std::sqrt(change / double(places * change_channels)) : 0.0},
                 {"flow_rms", std::sqrt(flow / double(places * std::max<int64_t>(1, flow_channels)))},
                 {"flow_share", flow_share()}, {"frames", frames}};
   }
@@ -170,7 +172,7 @@ int bench_alignment(const Args& args) {
     p["flow_scale"] = model->config().fusion.flow_scale;
     out["place_input"] = p;
     std::fprintf(stderr, "place input (fast timeline, raw, before its norms): RMS token %.3f, change %.3f, flow %.3f px per "
-                 "channel; the flow's share of the squares %.4f; this model reads the flow %s (Note [Flow scale])\n",
+                 "channel; the flow's share of the squares %.2e; this model reads the flow %s (Note [Flow scale])\n",
                  p["token_rms"].get<double>(), p["change_rms"].get<double>(), p["flow_rms"].get<double>(),
                  places.flow_share(), model->config().fusion.flow_scale.c_str());
   }

@@ -409,6 +409,13 @@ TEST_F(TrainCli, BenchAlignmentMeasuresTheBackbonePerQueryKind) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     json j = json::parse(r.out);
     for (const char* kind : {"all", "motion", "detail", "short"}) ASSERT_TRUE(j.contains(kind)) << model << " " << r.out;
+    // Note [Flow share]: the sizes of what the fast timeline's place norms read (flow models).
+    const json& places = j["place_input"];
+    EXPECT_EQ(places["flow_scale"], "raw");
+    EXPECT_GT(places["frames"].get<int64_t>(), 0);
+    for (const char* key : {"token_rms", "change_rms", "flow_rms"}) EXPECT_GT(places[key].get<double>(), 0.0) << key;
+    EXPECT_GT(places["flow_share"].get<double>(), 0.0);
+    EXPECT_LT(places["flow_share"].get<double>(), 1.0);
     for (const char* source : {"slow", "fast", "probe"}) {
       if (std::string(source) == "probe" && std::string(model) == "model") {
         EXPECT_FALSE(j["all"].contains("probe")) << r.out;
